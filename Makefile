@@ -1,0 +1,127 @@
+# redflagd — one plain GNU Makefile. All outputs go under $(BUILD)/.
+#
+#   make            build/redflagd
+#   make deps       install every Debian package the build, tests, bench and demo need
+#   make test       deps + build + unit tests + integration tests (real Dovecot, real SMTP)
+#   make asan       the same tests, built with AddressSanitizer + UBSan, in build/asan/
+#   make lint       clang-format check, cppcheck, banned functions
+#   make bench      import benchmark against mbsync (see tests/bench/README.md)
+#   make demo       the whole product on a throwaway local mailbox
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
+BUILD   ?= build
+CC      ?= cc
+PYTHON  := /usr/bin/python3
+VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS := libcurl sqlite3 libconfig libpcre2-8 gnutls libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libetpan: plain -letpan, not its pkg-config flags (they silently make the binary non-PIE).
+PKG_LIBS := -letpan $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -DREDFLAGD_VERSION='"$(VERSION)"' \
+            -DREDFLAGD_DATADIR='"$(PREFIX)/share/redflagd"' -Iinclude $(PKG_CFLAGS) \
+            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+SRC      := $(wildcard src/*.c)
+LIB_OBJ  := $(SRC:%.c=$(BUILD)/obj/%.o)
+DAEMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard daemon/*.c))
+LIB      := $(BUILD)/libredflag.a
+BIN      := $(BUILD)/redflagd
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Debian packages for build, tests, bench and demo. Keep in step with README.md.
+DEBS := build-essential pkg-config libetpan-dev libcurl4-gnutls-dev libsqlite3-dev sqlite3 \
+        libconfig-dev libcmocka-dev libpcre2-dev libgnutls28-dev libsystemd-dev \
+        libsasl2-modules dovecot-imapd python3 python3-aiosmtpd isync openssl valgrind \
+        cppcheck clang-format netcat-openbsd time
+
+.PHONY: all deps test unit integration asan lint bench demo install uninstall clean check-deps
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(DAEMON_OBJ) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIB) $(PKG_LIBS)
+
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
+
+# Installs only what is missing, so a prepared machine skips apt entirely.
+deps:
+	@missing=$$(for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+unit: $(UNIT_BIN)
+	$(Q)tests/run-unit $(UNIT_BIN)
+
+integration: $(BIN)
+	$(Q)$(PYTHON) tests/integration/run.py --binary $(BIN)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN)
+	$(Q)$(MAKE) --no-print-directory unit integration
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+
+lint:
+	$(Q)clang-format --dry-run --Werror $(SRC) $(wildcard daemon/*.c include/redflag/*.h tests/unit/*.c tests/unit/*.h)
+	$(Q)cppcheck -q --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -Iinclude -D_GNU_SOURCE src daemon
+	$(Q)if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)[[:space:]]*\(' \
+		$(SRC) daemon/*.c; then echo "lint: banned function"; exit 1; fi
+	@echo "lint: OK"
+
+bench: deps all
+	$(Q)$(PYTHON) tests/bench/bench.py --binary $(BIN)
+
+demo: deps all
+	$(Q)$(PYTHON) tests/demo.py --binary $(BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/redflagd
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/redflagd
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/redflagd
+	test -e $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf || \
+		install -m 0640 conf/redflagd.conf $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/redflagd
+	rm -rf $(DESTDIR)$(PREFIX)/share/redflagd
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)

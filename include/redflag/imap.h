@@ -1,0 +1,97 @@
+/*
+ * imap — one authenticated IMAP session (libetpan), read-only.
+ *
+ * The only module that sees libetpan's IMAP API. Connection security is ours, not
+ * libetpan's: Debian's libetpan verifies no certificate, so imap_open() verifies the peer
+ * chain and host name with tls.h before any credential is sent, and refuses to continue
+ * otherwise. STARTTLS failure is fatal; plaintext happens only with RF_TLS_NONE.
+ * Mailboxes are opened with EXAMINE, bodies fetched with BODY.PEEK: reading never changes
+ * \Seen. Every network wait is bounded by params.timeout.
+ *
+ * Errors are classified here, once: -EAGAIN / -ETIMEDOUT / -ECONNREFUSED / -ECONNRESET are
+ * transient (retry later), -EACCES (login refused), -EPERM (certificate or host name not
+ * trusted), -EPROTO (protocol violation, STARTTLS failure) are permanent for this config.
+ * After any error other than -ENOENT the session is unusable: imap_close() it.
+ */
+#ifndef REDFLAG_IMAP_H
+#define REDFLAG_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redflag/config.h"
+
+struct imap_session;
+
+struct imap_params {
+	const char *host;     /* name or IP literal; also the name verified in the certificate */
+	unsigned port;
+	enum rf_tls tls;
+	enum rf_auth auth;
+	const char *user;
+	const char *password; /* borrowed; never logged */
+	const char *ca_file;  /* NULL: the system trust store */
+	unsigned timeout;     /* seconds per network wait */
+};
+
+/* Connects, secures, verifies, authenticates. 0 or a negative errno with err set. */
+int imap_open(const struct imap_params *p, struct imap_session **out, char *err, size_t errlen);
+
+/* LOGOUT (best effort, bounded by the timeout), free, NULL the pointer; NULL is fine. */
+void imap_close(struct imap_session **s);
+
+/* True when the server announced IDLE. */
+bool imap_has_idle(const struct imap_session *s);
+
+/*
+ * Finds the Sent mailbox: the one flagged \Sent by SPECIAL-USE (LIST RETURN (SPECIAL-USE)
+ * or its \Sent attribute), else the first existing of Sent, Sent Items, Sent Messages,
+ * Gesendet, Gesendete Objekte, Sendt, Sendte elementer, [Gmail]/Sent Mail (also under an
+ * INBOX. prefix). *name is a new string. 0, -ENOENT when there is none, or an error.
+ */
+int imap_find_sent(struct imap_session *s, char **name, char *err, size_t errlen);
+
+struct imap_mailbox {
+	uint32_t uidvalidity;
+	uint32_t uidnext;  /* 0 when the server did not say */
+	uint32_t exists;
+};
+
+/* EXAMINE mailbox (read-only). 0, -ENOENT when it does not exist, or an error. */
+int imap_examine(struct imap_session *s, const char *mailbox, struct imap_mailbox *out, char *err,
+		 size_t errlen);
+
+/*
+ * Called once per fetched message, in ascending UID order. raw is a complete RFC 822
+ * message made of the real header and the text parts only (text/plain, text/html and
+ * message/rfc822 headers; attachments are left out, each text part cut at the size ceiling);
+ * it is valid only during the call. size is the server's RFC822.SIZE. A nonzero return
+ * stops imap_fetch, which returns that value.
+ */
+typedef int (*imap_message_fn)(void *arg, uint32_t uid, const char *raw, size_t len, uint64_t size);
+
+/*
+ * Fetches from the examined mailbox the messages with UID >= from_uid, at most max_messages
+ * of them, using BODYSTRUCTURE to fetch only headers and text parts (each cut at
+ * max_part_bytes). UIDs below from_uid that servers return for "n:*" are dropped. Memory
+ * stays bounded: bodies are fetched in groups of bounded size and freed after the callback.
+ * On return *last_uid is the highest UID delivered (unchanged when none). Returns the number
+ * of messages delivered (0: nothing new), the callback's nonzero value, or a negative errno.
+ */
+int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
+	       uint64_t max_part_bytes, imap_message_fn fn, void *arg, uint32_t *last_uid, char *err,
+	       size_t errlen);
+
+/*
+ * IDLE on the examined mailbox until the server reports a change (new EXISTS or EXPUNGE),
+ * timeout_ms passes, or wake_fd (-1: none) becomes readable; then DONE. Returns 1 for a
+ * change, 0 for the timeout, 2 for wake_fd, or a negative errno. Callers renew IDLE before
+ * 29 minutes by passing a timeout below that.
+ */
+int imap_idle(struct imap_session *s, int timeout_ms, int wake_fd, char *err, size_t errlen);
+
+/* NOOP, to poll a mailbox without IDLE or keep the connection alive. 0 or an error. */
+int imap_noop(struct imap_session *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * store — the SQLite database: schema, migrations and every SQL statement.
+ *
+ * One connection per struct store, opened in WAL mode with foreign keys on and a busy
+ * timeout; the file is created with mode 0600. Statements are prepared once and reused.
+ * Callers group writes in store_begin()/store_commit(): a fetched batch, its messages and
+ * the mailbox's new last_uid commit together, so a crash loses or duplicates nothing.
+ *
+ * Strings passed in are borrowed; strings handed out are named so and owned by the caller.
+ */
+#ifndef REDFLAG_STORE_H
+#define REDFLAG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redflag/clients.h"
+#include "redflag/message.h"
+
+struct store;
+
+/*
+ * Opens (creating if needed, mode 0600) and migrates the database at path. Returns 0, or a
+ * negative errno with err set (-EIO for SQLite errors, -EPROTO when the file's schema is
+ * newer than this program).
+ */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Finalises statements, closes the database, NULLs the pointer; NULL is fine. */
+void store_close(struct store **s);
+
+/* Last SQLite error text on this connection (valid until the next call). */
+const char *store_errmsg(const struct store *s);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. 0 or -EIO. store_rollback is safe outside a txn. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/* Sync checkpoint of one mailbox of one account. */
+struct store_mailbox_state {
+	uint32_t uidvalidity;
+	uint32_t last_uid;        /* highest UID stored (0: none yet) */
+	uint64_t highest_modseq;  /* 0 when unknown */
+};
+
+/* Reads the checkpoint: 0 when found, -ENOENT when the mailbox was never synced, -EIO. */
+int store_mailbox_get(struct store *s, const char *account, const char *mailbox,
+		      struct store_mailbox_state *st);
+
+/* Writes the checkpoint (insert or replace). 0 or -EIO. */
+int store_mailbox_set(struct store *s, const char *account, const char *mailbox,
+		      const struct store_mailbox_state *st);
+
+/* One fetched message as it is stored. */
+struct store_message {
+	const char *account;
+	const char *mailbox;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	uint64_t size;              /* server's RFC822.SIZE */
+	const struct message *msg;  /* NULL when unparseable */
+	const char *parse_error;    /* reason when msg is NULL */
+	const char *dedup_key;      /* Message-ID, else "hash:<header hash>", else "uid:<uv>:<uid>" */
+	const struct clients_match *who; /* NULL when msg is NULL */
+};
+
+/*
+ * Stores one message (inside the caller's transaction). Idempotent: a row with the same
+ * (account, mailbox, uidvalidity, uid) is left alone. After a UIDVALIDITY change the same
+ * message arrives under new UIDs: a row of that mailbox with the same dedup_key and an
+ * older uidvalidity is re-keyed instead of inserting a duplicate. Creates the client row
+ * on first sight; outgoing mail marks the client as one the owner has written to.
+ * Returns 1 when a row was inserted, 0 when it already existed or was re-keyed, -EIO.
+ */
+int store_message_put(struct store *s, const struct store_message *m);
+
+struct store_stats {
+	int64_t messages;
+	int64_t clients;      /* clients as store_clients_foreach(need_reply) lists them */
+	int64_t signals;
+	int64_t unparseable;
+};
+
+/* Counts for stats --json. need_reply as in struct rf_config. 0 or -EIO. */
+int store_stats(struct store *s, bool need_reply, struct store_stats *st);
+
+/* Per mailbox: checkpoint plus the number of messages stored for it. */
+struct store_mailbox_row {
+	const char *account;
+	const char *mailbox;
+	struct store_mailbox_state state;
+	int64_t messages;
+};
+
+/* Calls fn for every synced mailbox (ordered by account, mailbox); stops on nonzero return. */
+int store_mailboxes_foreach(struct store *s, int (*fn)(void *arg, const struct store_mailbox_row *r),
+			    void *arg);
+
+struct store_client_row {
+	int64_t id;
+	const char *name;
+	bool configured;
+	bool owner_wrote;     /* the owner has written to them */
+	int64_t messages_in;
+	int64_t messages_out;
+	int64_t first_date;   /* UTC seconds; 0 when unknown */
+	int64_t last_date;
+};
+
+/*
+ * Calls fn for each client (configured ones, plus automatic ones the owner has written to;
+ * all automatic ones when need_reply is false), ordered by message count descending.
+ */
+int store_clients_foreach(struct store *s, bool need_reply,
+			  int (*fn)(void *arg, const struct store_client_row *r), void *arg);
+
+#endif
