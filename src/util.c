@@ -39,7 +39,7 @@ void *xreallocarray(void *p, size_t nmemb, size_t size)
 {
 	if (size != 0 && nmemb > SIZE_MAX / size)
 		oom(SIZE_MAX);
-	p = realloc(p, nmemb * size ? nmemb * size : 1);
+	p = realloc(p, nmemb * size != 0 ? nmemb * size : 1);
 	if (p == NULL)
 		oom(nmemb * size);
 	return p;
