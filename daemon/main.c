@@ -1,8 +1,130 @@
-/* Placeholder until the command dispatcher lands. */
+/*
+ * redflagd — command line entry point. Parses global options, dispatches to a command.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include "daemon.h"
+#include "redflag/log.h"
+#include "redflag/util.h"
+
+#define DEFAULT_CONFIG "/etc/redflagd/redflagd.conf"
+
+static const char usage_text[] =
+    "usage: redflagd [-c FILE] [-v] [-T TOPICS] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run                     stay connected: import new mail as it arrives (IDLE)\n"
+    "  sync [--once]           import new mail from every account, then exit\n"
+    "  clients [--json]        list clients\n"
+    "  stats --json            counts as JSON\n"
+    "  check-config            validate the configuration and exit\n"
+    "\n"
+    "options:\n"
+    "  -c FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+    "  -v          more log output (repeat for debug)\n"
+    "  -T TOPICS   trace topics, comma-separated: imap,store,sync or all\n"
+    "  --version   print the version\n"
+    "  --help      print this help\n";
+
+static void usage(FILE *f)
 {
-	fputs("redflagd: not built yet\n", stderr);
-	return 1;
+	fputs(usage_text, f);
+}
+
+struct rf_config *daemon_load_config(const struct options *opt)
+{
+	struct strbuf errors = STRBUF_INIT;
+	struct rf_config *cfg = NULL;
+
+	if (config_load(opt->config_path, &cfg, &errors) < 0) {
+		fputs(errors.data ? errors.data : "configuration error\n", stderr);
+		strbuf_release(&errors);
+		return NULL;
+	}
+	strbuf_release(&errors);
+	return cfg;
+}
+
+static int cmd_check_config(const struct options *opt, int argc, char **argv)
+{
+	struct rf_config *cfg;
+
+	(void)argv;
+	if (argc > 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cfg = daemon_load_config(opt);
+	if (cfg == NULL)
+		return EXIT_FAIL;
+	printf("configuration OK\n");
+	config_free(&cfg);
+	return EXIT_OK;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct options *opt, int argc, char **argv);
+} commands[] = {
+    {"run", cmd_run},
+    {"sync", cmd_sync},
+    {"stats", cmd_stats},
+    {"clients", cmd_clients},
+    {"check-config", cmd_check_config},
+};
+
+int main(int argc, char **argv)
+{
+	struct options opt = {.config_path = DEFAULT_CONFIG};
+	const char *cmd;
+	int i;
+
+	/*
+	 * Neither libetpan nor libcurl (with NOSIGNAL) handles SIGPIPE: a peer closing the
+	 * connection must be an EPIPE error, not the end of the process.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("redflagd %s\n", REDFLAGD_VERSION);
+			return EXIT_OK;
+		} else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
+			opt.config_path = argv[++i];
+		} else if (strcmp(a, "-T") == 0 && i + 1 < argc) {
+			opt.trace = argv[++i];
+		} else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
+			opt.verbose += (int)strlen(a + 1);
+		} else {
+			fprintf(stderr, "redflagd: unknown option %s\n", a);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	/* journald sets JOURNAL_STREAM for services whose stderr it reads. */
+	log_init(opt.verbose > 0 ? LOG_DEBUG : LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
+	log_set_trace(opt.trace);
+
+	cmd = argv[i];
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+		if (strcmp(cmd, commands[k].name) == 0)
+			return commands[k].fn(&opt, argc - i, argv + i);
+	fprintf(stderr, "redflagd: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
 }

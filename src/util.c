@@ -130,6 +130,40 @@ void strbuf_appendf(struct strbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void strbuf_append_json(struct strbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	strbuf_appendc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			strbuf_appends(b, "\\\"");
+			break;
+		case '\\':
+			strbuf_appends(b, "\\\\");
+			break;
+		case '\n':
+			strbuf_appends(b, "\\n");
+			break;
+		case '\r':
+			strbuf_appends(b, "\\r");
+			break;
+		case '\t':
+			strbuf_appends(b, "\\t");
+			break;
+		default:
+			if (*p < 0x20) {
+				char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+				strbuf_append(b, u, sizeof(u));
+			} else {
+				strbuf_appendc(b, (char)*p);
+			}
+		}
+	}
+	strbuf_appendc(b, '"');
+}
+
 void strbuf_reset(struct strbuf *b)
 {
 	b->len = 0;
@@ -175,7 +209,8 @@ char *str_trim(char *s)
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 		s++;
 	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		s[--n] = '\0';
 	return s;
 }

@@ -34,12 +34,20 @@ struct strbuf {
 	size_t cap; /* bytes allocated */
 };
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void strbuf_append(struct strbuf *b, const void *p, size_t n);
 void strbuf_appends(struct strbuf *b, const char *s);
 void strbuf_appendc(struct strbuf *b, char c);
 void strbuf_appendf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Appends s as a JSON string literal (with the quotes), escaping quotes, backslashes and
+ * control characters. s must be UTF-8 (invalid bytes are passed through unchanged).
+ */
+void strbuf_append_json(struct strbuf *b, const char *s);
 /* Empties the buffer but keeps its allocation. */
 void strbuf_reset(struct strbuf *b);
 /* Returns the data (never NULL: "" when empty) for the caller to free; b is emptied. */

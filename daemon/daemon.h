@@ -1,0 +1,35 @@
+/*
+ * daemon-internal declarations: the commands main() dispatches to. Everything here may
+ * print, exit and keep process-wide state; src/ may not.
+ */
+#ifndef REDFLAGD_DAEMON_H
+#define REDFLAGD_DAEMON_H
+
+#include <stdbool.h>
+
+#include "redflag/config.h"
+
+/* Exit codes. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,  /* the command failed (network, database, config) */
+	EXIT_USAGE = 2, /* bad command line */
+};
+
+/* Global options, parsed before the command. */
+struct options {
+	const char *config_path;
+	int verbose;       /* -v count */
+	const char *trace; /* -T topics */
+};
+
+/* Loads the config named by opt or prints every error; NULL on failure. */
+struct rf_config *daemon_load_config(const struct options *opt);
+
+/* Commands: argc/argv start at the command's own arguments (argv[0] is the command name). */
+int cmd_sync(const struct options *opt, int argc, char **argv);
+int cmd_run(const struct options *opt, int argc, char **argv);
+int cmd_stats(const struct options *opt, int argc, char **argv);
+int cmd_clients(const struct options *opt, int argc, char **argv);
+
+#endif

@@ -1,0 +1,365 @@
+/*
+ * The import commands: `sync --once` and `run`, the signal handling and the poll loop.
+ *
+ * Signals are blocked and read from a signalfd, so no work happens in a signal handler and
+ * the loop can wait for "a signal or the IMAP socket" with one poll(). They are blocked
+ * before the parser worker is forked, so the worker inherits the mask: a Ctrl-C on the
+ * terminal's process group stops the daemon gracefully instead of killing the worker and
+ * turning the message it was parsing into a false "unparseable".
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "redflag/clients.h"
+#include "redflag/log.h"
+#include "redflag/parser.h"
+#include "redflag/store.h"
+#include "redflag/sync.h"
+#include "redflag/util.h"
+
+/* IDLE is renewed before the 30-minute inactivity limit of RFC 2177 servers. */
+#define IDLE_RENEW_MS (28 * 60 * 1000)
+/* Reconnect backoff: 1 s doubling up to this cap, with jitter. */
+#define BACKOFF_CAP_S 300
+
+struct runtime {
+	struct rf_config *cfg;
+	struct store *store;
+	struct parser *parser;
+	struct clients *clients;
+	int sigfd;
+	bool stop;
+	bool tty;            /* progress lines on stderr */
+	int64_t progress_ms; /* last progress line */
+	int64_t mailbox_start_ms;
+};
+
+/* Reads pending signals; returns true when the process should stop. */
+static bool runtime_signals(struct runtime *rt)
+{
+	struct signalfd_siginfo si;
+
+	while (read(rt->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!rt->stop)
+				log_info("signal %u: stopping", si.ssi_signo);
+			rt->stop = true;
+			break;
+		case SIGHUP:
+			log_notice(
+			    "SIGHUP: configuration reload is not supported yet; restart instead");
+			break;
+		default:
+			break;
+		}
+	}
+	return rt->stop;
+}
+
+static bool should_stop(void *arg)
+{
+	return runtime_signals(arg);
+}
+
+static void progress(void *arg, const struct sync_progress *p)
+{
+	struct runtime *rt = arg;
+	int64_t now = now_ms();
+	double secs, rate;
+
+	if (p->done == 0 && !p->finished)
+		rt->mailbox_start_ms = now;
+	secs = (double)(now - rt->mailbox_start_ms) / 1000.0;
+	rate = secs > 0 ? (double)p->done / secs : 0;
+
+	if (p->finished) {
+		if (rt->tty && p->done > 0)
+			fputc('\n', stderr);
+		if (p->done > 0)
+			log_info("%s/%s: %llu new messages in %.1f s", p->account, p->mailbox,
+			         (unsigned long long)p->done, secs);
+		rt->mailbox_start_ms = now;
+		return;
+	}
+	if (now - rt->progress_ms < 250)
+		return;
+	rt->progress_ms = now;
+	if (rt->tty) {
+		double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+
+		fprintf(stderr, "\r%s/%s %llu/%llu  %.0f msg/s  ETA %.0f s   ", p->account,
+		        p->mailbox, (unsigned long long)p->done, (unsigned long long)p->total, rate,
+		        eta);
+	}
+	sd_notifyf(0, "STATUS=importing %s/%s: %llu/%llu", p->account, p->mailbox,
+	           (unsigned long long)p->done, (unsigned long long)p->total);
+}
+
+static void runtime_close(struct runtime *rt)
+{
+	clients_free(&rt->clients);
+	store_close(&rt->store);
+	parser_free(&rt->parser);
+	config_free(&rt->cfg);
+	if (rt->sigfd >= 0)
+		close(rt->sigfd);
+	rt->sigfd = -1;
+}
+
+static int runtime_open(struct runtime *rt, const struct options *opt)
+{
+	struct parser_options popt = PARSER_OPTIONS_DEFAULT;
+	char err[512];
+	sigset_t set;
+	int r;
+
+	*rt = (struct runtime){.sigfd = -1, .tty = isatty(STDERR_FILENO) == 1};
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (rt->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return -1;
+	}
+
+	rt->cfg = daemon_load_config(opt);
+	if (rt->cfg == NULL)
+		return -1;
+	if (rt->cfg->n_accounts == 0) {
+		log_err("%s: no accounts configured", rt->cfg->path);
+		return -1;
+	}
+	/* Fork the worker before the database and sockets exist: it inherits none of them. */
+	r = parser_new(&popt, &rt->parser);
+	if (r < 0) {
+		log_err("cannot start the parser worker: %s", strerror(-r));
+		return -1;
+	}
+	r = store_open(rt->cfg->database, &rt->store, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	rt->clients = clients_new(rt->cfg);
+	return 0;
+}
+
+static struct sync_ctx runtime_ctx(struct runtime *rt)
+{
+	return (struct sync_ctx){
+	    .cfg = rt->cfg,
+	    .store = rt->store,
+	    .parser = rt->parser,
+	    .clients = rt->clients,
+	    .progress = progress,
+	    .should_stop = should_stop,
+	    .arg = rt,
+	};
+}
+
+int cmd_sync(const struct options *opt, int argc, char **argv)
+{
+	struct runtime rt;
+	int status = EXIT_OK;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--once") != 0) {
+			fprintf(stderr, "usage: redflagd sync [--once]\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (runtime_open(&rt, opt) < 0) {
+		runtime_close(&rt);
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < rt.cfg->n_accounts && !rt.stop; i++) {
+		const struct rf_account *acct = &rt.cfg->accounts[i];
+		struct sync_ctx ctx = runtime_ctx(&rt);
+		struct sync_result res = {0};
+		struct imap_session *s = NULL;
+		char err[512] = "";
+		int r;
+
+		r = sync_connect(acct, &s, err, sizeof(err));
+		if (r == 0)
+			r = sync_account(&ctx, acct, s, &res, err, sizeof(err));
+		imap_close(&s);
+		if (r == -ECANCELED) {
+			log_notice(
+			    "%s: interrupted; the next sync continues where this one stopped",
+			    acct->name);
+			status = EXIT_FAIL;
+		} else if (r < 0) {
+			log_err("%s: %s", acct->name, err[0] ? err : strerror(-r));
+			status = EXIT_FAIL;
+		} else {
+			log_info("%s: %llu new messages (%llu unparseable)", acct->name,
+			         (unsigned long long)res.stored,
+			         (unsigned long long)res.unparseable);
+		}
+	}
+	runtime_close(&rt);
+	return status;
+}
+
+/* Waits up to timeout_ms for a signal. */
+static void runtime_sleep(struct runtime *rt, int64_t timeout_ms)
+{
+	struct pollfd pfd = {.fd = rt->sigfd, .events = POLLIN};
+
+	if (timeout_ms > INT32_MAX)
+		timeout_ms = INT32_MAX;
+	if (poll(&pfd, 1, (int)timeout_ms) > 0)
+		runtime_signals(rt);
+}
+
+/* Exponential backoff with ±25 % jitter so many daemons do not reconnect in step. */
+static int64_t backoff_ms(unsigned failures)
+{
+	int64_t base = 1000LL << (failures < 9 ? failures : 9);
+
+	if (base > BACKOFF_CAP_S * 1000LL)
+		base = BACKOFF_CAP_S * 1000LL;
+	return base * 3 / 4 + (int64_t)(random() % (base / 2 + 1));
+}
+
+/*
+ * `run`: import everything, then IDLE on the first account's INBOX and import what arrives;
+ * every poll_interval, sync all mailboxes of all accounts. A network error drops the
+ * session and reconnects with backoff; the database is consistent at every point.
+ */
+int cmd_run(const struct options *opt, int argc, char **argv)
+{
+	struct runtime rt;
+	struct imap_session **sess;
+	unsigned *failures;
+	int64_t *retry_at; /* when a dropped account may reconnect */
+	bool ready = false;
+	int64_t next_full = 0;
+	int64_t poll_ms;
+	size_t n;
+
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "usage: redflagd run\n");
+		return EXIT_USAGE;
+	}
+	if (runtime_open(&rt, opt) < 0) {
+		runtime_close(&rt);
+		return EXIT_FAIL;
+	}
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	n = rt.cfg->n_accounts;
+	sess = xcalloc(n, sizeof(*sess));
+	failures = xcalloc(n, sizeof(*failures));
+	retry_at = xcalloc(n, sizeof(*retry_at));
+	poll_ms = (int64_t)rt.cfg->accounts[0].poll_interval * 1000;
+	for (size_t i = 1; i < n; i++)
+		if ((int64_t)rt.cfg->accounts[i].poll_interval * 1000 < poll_ms)
+			poll_ms = (int64_t)rt.cfg->accounts[i].poll_interval * 1000;
+
+	while (!runtime_signals(&rt)) {
+		struct sync_ctx ctx = runtime_ctx(&rt);
+		struct imap_session *idle = NULL;
+		int64_t wait_ms;
+		char err[512] = "";
+		int r;
+
+		if (now_ms() >= next_full) {
+			for (size_t i = 0; i < n && !rt.stop; i++) {
+				const struct rf_account *acct = &rt.cfg->accounts[i];
+				struct sync_result res = {0};
+
+				if (sess[i] == NULL && now_ms() < retry_at[i])
+					continue;
+				r = sess[i] ? 0 : sync_connect(acct, &sess[i], err, sizeof(err));
+				if (r == 0)
+					r = sync_account(&ctx, acct, sess[i], &res, err,
+					                 sizeof(err));
+				if (r == -ECANCELED)
+					break;
+				if (r < 0) {
+					log_err("%s: %s", acct->name, err[0] ? err : strerror(-r));
+					imap_close(&sess[i]);
+					retry_at[i] = now_ms() + backoff_ms(failures[i]++);
+					continue;
+				}
+				failures[i] = 0;
+			}
+			next_full = now_ms() + poll_ms;
+			if (!ready && sess[0] != NULL) {
+				/* Config, database and a successful login: now we are up. */
+				sd_notify(0, "READY=1");
+				ready = true;
+			}
+		}
+		if (rt.stop)
+			break;
+
+		if (sess[0] != NULL && imap_has_idle(sess[0])) {
+			struct sync_result res = {0};
+
+			/* Leaves INBOX examined and up to date, which IDLE needs. */
+			r = sync_mailbox(&ctx, &rt.cfg->accounts[0], sess[0], "INBOX", &res, err,
+			                 sizeof(err));
+			if (r == 0) {
+				idle = sess[0];
+			} else if (r != -ECANCELED) {
+				log_err("%s: %s", rt.cfg->accounts[0].name, err);
+				imap_close(&sess[0]);
+				retry_at[0] = now_ms() + backoff_ms(failures[0]++);
+			}
+		}
+		if (rt.stop)
+			break;
+
+		sd_notify(0, idle ? "STATUS=idle on INBOX" : "STATUS=waiting");
+		wait_ms = next_full;
+		for (size_t i = 0; i < n; i++)
+			if (sess[i] == NULL && retry_at[i] < wait_ms)
+				wait_ms = retry_at[i];
+		wait_ms -= now_ms();
+		if (wait_ms < 0)
+			wait_ms = 0;
+		if (idle == NULL) {
+			runtime_sleep(&rt, wait_ms);
+		} else {
+			if (wait_ms > IDLE_RENEW_MS)
+				wait_ms = IDLE_RENEW_MS;
+			r = imap_idle(idle, (int)wait_ms, rt.sigfd, err, sizeof(err));
+			if (r < 0) {
+				log_warnx("%s: IDLE: %s; reconnecting", rt.cfg->accounts[0].name,
+				          err);
+				imap_close(&sess[0]);
+				retry_at[0] = now_ms() + backoff_ms(failures[0]++);
+			}
+			/* r == 1: new mail, fetched by the INBOX sync above; r == 2: a signal. */
+		}
+		/* A dropped account whose retry time has come: the full pass reconnects it. */
+		for (size_t i = 0; i < n; i++)
+			if (sess[i] == NULL && now_ms() >= retry_at[i])
+				next_full = 0;
+	}
+
+	sd_notify(0, "STOPPING=1");
+	for (size_t i = 0; i < n; i++)
+		imap_close(&sess[i]);
+	free(sess);
+	free(failures);
+	free(retry_at);
+	runtime_close(&rt);
+	return EXIT_OK;
+}

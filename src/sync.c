@@ -1,0 +1,250 @@
+#include "redflag/sync.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "redflag/log.h"
+#include "redflag/util.h"
+
+/* State of one batch, handed to the per-message callback of imap_fetch(). */
+struct batch {
+	struct sync_ctx *ctx;
+	const struct rf_account *acct;
+	const char *mailbox;
+	uint32_t uidvalidity;
+	struct sync_result *res;
+	uint64_t stored; /* rows inserted in this batch (counted into res on commit only) */
+	uint64_t unparseable;
+	int error; /* negative errno when the callback aborted the fetch */
+	char *err;
+	size_t errlen;
+};
+
+int sync_connect(const struct rf_account *acct, struct imap_session **out, char *err, size_t errlen)
+{
+	struct imap_params p;
+	char *password = NULL;
+	int r;
+
+	r = config_secret_read(&acct->secret, &password, err, errlen);
+	if (r < 0)
+		return r;
+	p = (struct imap_params){
+	    .host = acct->host,
+	    .port = acct->port,
+	    .tls = acct->tls,
+	    .auth = acct->auth,
+	    .user = acct->user,
+	    .password = password,
+	    .ca_file = acct->ca_file,
+	    .timeout = acct->timeout,
+	};
+	r = imap_open(&p, out, err, errlen);
+	config_secret_free(&password);
+	return r;
+}
+
+int sync_resolve_mailbox(struct imap_session *s, const char *configured, char **name, char *err,
+                         size_t errlen)
+{
+	if (strcasecmp(configured, "Sent") == 0)
+		return imap_find_sent(s, name, err, errlen);
+	*name = xstrdup(configured);
+	return 0;
+}
+
+char *sync_dedup_key(const struct message *m, const char *raw, size_t len)
+{
+	if (m != NULL && m->message_id[0] != '\0')
+		return xstrdup(m->message_id);
+	if (m != NULL && m->header_hash[0] != '\0')
+		return xasprintf("hash:%s", m->header_hash);
+	/*
+	 * Unparseable: the raw bytes are what the server gives for this message on every
+	 * fetch, so their hash identifies it across a UIDVALIDITY change.
+	 */
+	return xasprintf("raw:%016llx", (unsigned long long)hash_fnv1a64(raw ? raw : "", len, 0));
+}
+
+/* Per fetched message: parse in the worker, resolve the client, store. */
+static int batch_message(void *arg, uint32_t uid, const char *raw, size_t len, uint64_t size)
+{
+	struct batch *b = arg;
+	struct message *msg = NULL;
+	struct clients_match who = {0};
+	struct store_message sm;
+	char perr[256] = "";
+	char *key = NULL;
+	int r;
+
+	if (b->ctx->should_stop != NULL && b->ctx->should_stop(b->ctx->arg)) {
+		b->error = -ECANCELED;
+		return 1;
+	}
+
+	r = parser_parse(b->ctx->parser, raw, len, &msg, perr, sizeof(perr));
+	if (r == -EBADMSG || r == -E2BIG) {
+		log_warnx("%s/%s: UID %u stored as unparseable: %s", b->acct->name, b->mailbox, uid,
+		          perr);
+	} else if (r < 0) {
+		snprintf(b->err, b->errlen, "parser: %s", perr[0] ? perr : strerror(-r));
+		b->error = r;
+		return 1;
+	}
+
+	if (msg != NULL)
+		clients_resolve(b->ctx->clients, msg, &who);
+	key = sync_dedup_key(msg, raw, len);
+	sm = (struct store_message){
+	    .account = b->acct->name,
+	    .mailbox = b->mailbox,
+	    .uidvalidity = b->uidvalidity,
+	    .uid = uid,
+	    .size = size,
+	    .msg = msg,
+	    .parse_error = msg ? NULL : perr,
+	    .dedup_key = key,
+	    .who = msg ? &who : NULL,
+	};
+	r = store_message_put(b->ctx->store, &sm);
+	if (r < 0) {
+		snprintf(b->err, b->errlen, "store: %s", store_errmsg(b->ctx->store));
+		b->error = r;
+	} else if (r > 0) {
+		b->stored++;
+		if (msg == NULL)
+			b->unparseable++;
+	}
+	free(key);
+	clients_match_release(&who);
+	message_free(&msg);
+	return b->error ? 1 : 0;
+}
+
+int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct imap_session *s,
+                 const char *mailbox, struct sync_result *res, char *err, size_t errlen)
+{
+	struct store_mailbox_state st = {0};
+	struct imap_mailbox info;
+	struct sync_progress prog = {.account = acct->name, .mailbox = mailbox};
+	bool reset = false;
+	int r;
+
+	r = imap_examine(s, mailbox, &info, err, errlen);
+	if (r < 0)
+		return r;
+	r = store_mailbox_get(ctx->store, acct->name, mailbox, &st);
+	if (r == -ENOENT) {
+		st = (struct store_mailbox_state){.uidvalidity = info.uidvalidity};
+		reset = true;
+	} else if (r < 0) {
+		snprintf(err, errlen, "store: %s", store_errmsg(ctx->store));
+		return r;
+	} else if (st.uidvalidity != info.uidvalidity) {
+		/*
+		 * The server renumbered the mailbox: every UID we hold is meaningless. Fetch it
+		 * all again; store_message_put() re-keys rows it already has by Message-ID (or
+		 * header hash), so nothing is duplicated and nothing already classified is lost.
+		 */
+		log_notice("%s/%s: UIDVALIDITY changed (%u → %u): refetching the mailbox",
+		           acct->name, mailbox, st.uidvalidity, info.uidvalidity);
+		st = (struct store_mailbox_state){.uidvalidity = info.uidvalidity};
+		reset = true;
+	}
+
+	/* An estimate for the progress line: UIDs are sparse, the message count is not. */
+	prog.total = info.exists;
+	if (st.last_uid > 0 && info.uidnext > st.last_uid)
+		prog.total = info.uidnext - 1 - st.last_uid < info.exists
+		                 ? info.uidnext - 1 - st.last_uid
+		                 : info.exists;
+
+	for (;;) {
+		struct batch b = {
+		    .ctx = ctx,
+		    .acct = acct,
+		    .mailbox = mailbox,
+		    .uidvalidity = info.uidvalidity,
+		    .res = res,
+		    .err = err,
+		    .errlen = errlen,
+		};
+		uint32_t last = st.last_uid;
+		int n;
+
+		/* UIDNEXT says whether anything is new without a FETCH round trip. */
+		if (!reset && info.uidnext != 0 && st.last_uid + 1 >= info.uidnext)
+			break;
+		if (ctx->should_stop != NULL && ctx->should_stop(ctx->arg))
+			return -ECANCELED;
+
+		if (store_begin(ctx->store) < 0) {
+			snprintf(err, errlen, "store: %s", store_errmsg(ctx->store));
+			return -EIO;
+		}
+		n = imap_fetch(s, st.last_uid + 1, acct->batch_size, acct->max_message_bytes,
+		               batch_message, &b, &last, err, errlen);
+		if (n < 0 || b.error != 0) {
+			store_rollback(ctx->store);
+			return b.error != 0 ? b.error : n;
+		}
+		if (n > 0 || reset) {
+			st.last_uid = last;
+			if (store_mailbox_set(ctx->store, acct->name, mailbox, &st) < 0) {
+				snprintf(err, errlen, "store: %s", store_errmsg(ctx->store));
+				store_rollback(ctx->store);
+				return -EIO;
+			}
+		}
+		if (store_commit(ctx->store) < 0) {
+			snprintf(err, errlen, "store: %s", store_errmsg(ctx->store));
+			store_rollback(ctx->store);
+			return -EIO;
+		}
+		reset = false;
+		res->stored += b.stored;
+		res->unparseable += b.unparseable;
+		prog.done += (uint64_t)n;
+		if (prog.done > prog.total)
+			prog.total = prog.done;
+		if (ctx->progress != NULL && n > 0)
+			ctx->progress(ctx->arg, &prog);
+		if (n == 0 || (unsigned)n < acct->batch_size)
+			break;
+	}
+	prog.finished = true;
+	if (ctx->progress != NULL)
+		ctx->progress(ctx->arg, &prog);
+	return 0;
+}
+
+int sync_account(struct sync_ctx *ctx, const struct rf_account *acct, struct imap_session *s,
+                 struct sync_result *res, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < acct->n_mailboxes; i++) {
+		char *name = NULL;
+		int r;
+
+		r = sync_resolve_mailbox(s, acct->mailboxes[i], &name, err, errlen);
+		if (r == -ENOENT) {
+			log_warnx("%s: mailbox \"%s\" not found on the server; skipped", acct->name,
+			          acct->mailboxes[i]);
+			continue;
+		}
+		if (r < 0)
+			return r;
+		r = sync_mailbox(ctx, acct, s, name, res, err, errlen);
+		if (r == -ENOENT) {
+			log_warnx("%s: mailbox \"%s\" not found on the server; skipped", acct->name,
+			          name);
+			r = 0;
+		}
+		free(name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
