@@ -55,13 +55,13 @@ void log_vmsg(int priority, const char *fmt, va_list ap)
 		fprintf(stderr, "redflagd: %s\n", line);
 }
 
-#define LOG_FN(name, prio)                                                                        \
-	void name(const char *fmt, ...)                                                           \
-	{                                                                                         \
-		va_list ap;                                                                       \
-		va_start(ap, fmt);                                                                \
-		log_vmsg(prio, fmt, ap);                                                          \
-		va_end(ap);                                                                       \
+#define LOG_FN(name, prio)                                                                         \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_vmsg(prio, fmt, ap);                                                           \
+		va_end(ap);                                                                        \
 	}
 
 LOG_FN(log_err, LOG_ERR)
