@@ -85,8 +85,17 @@ struct rf_smtp {
 struct rf_digest {
 	char *to;        /* recipient; default: the owner's first address */
 	char *every;     /* "year" | "quarter" | "month" | "week" */
-	char *at;        /* "MM-DD HH:MM" for year, "DD HH:MM" for month, ... as documented */
-	char *language;  /* default: owner.language */
+	/*
+	 * When the digest is due, in the owner's time zone: "MM-DD HH:MM" for year (default
+	 * "01-15 08:00"), "DD HH:MM" for quarter (day of the quarter's first month) and month
+	 * (DD 01..28, so every month has it; default "01 08:00"), "DOW HH:MM" for week
+	 * ("mon".."sun", default "mon 08:00").
+	 */
+	char *at;
+	unsigned at_month;  /* 1..12 for "year", else 0 (parsed from at) */
+	unsigned at_day;    /* day of month 1..31, or for "week" 1 = Monday .. 7 = Sunday */
+	unsigned at_minute; /* minutes after midnight */
+	char *language;     /* default: owner.language */
 };
 
 struct rf_client_conf {
