@@ -17,8 +17,8 @@
 #include "redflag/message.h"
 
 enum rf_direction {
-	RF_DIR_NONE = 0, /* the owner is neither sender nor recipient, or the owner wrote to self */
-	RF_DIR_IN = 1,   /* from someone else to the owner */
+	RF_DIR_NONE = 0, /* no counterparty: the owner wrote only to self, or no usable From */
+	RF_DIR_IN = 1,   /* From is not an owner address (the owner may be Bcc or an alias) */
 	RF_DIR_OUT = 2,  /* from the owner to someone else */
 };
 
