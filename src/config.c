@@ -791,7 +791,7 @@ static void parse_section(struct loader *ld, const config_setting_t *grp, const 
 				     k->max_dbl);
 				break;
 			}
-			*(double *)field = d;
+			memcpy(field, &d, sizeof(d));
 			break;
 		}
 		}

@@ -27,11 +27,11 @@ struct clients;
 /* Result of clients_resolve(); release with clients_match_release(). */
 struct clients_match {
 	enum rf_direction dir;
-	char *counterparty;  /* lower-cased address, NULL when there is none */
-	char *client;        /* client name (configured name or automatic key), NULL: not a client */
-	bool configured;     /* client comes from the config's clients list */
+	char *counterparty; /* lower-cased address, NULL when there is none */
+	char *client;       /* client name (configured name or automatic key), NULL: not a client */
+	bool configured;    /* client comes from the config's clients list */
 	const char *why_not; /* static reason when client is NULL ("mailing list", "automated
-				sender", "no-reply address", "ignored", "no counterparty") */
+	                        sender", "no-reply address", "ignored", "no counterparty") */
 };
 
 /* Builds the lookup tables from cfg (borrowed: cfg must outlive the result). */

@@ -38,53 +38,55 @@ struct rf_secret {
 };
 
 struct rf_account {
-	char *name;         /* unique account name, used as a key in the database */
-	char *url;          /* as written: imaps://host[:port] or imap://host[:port] */
-	char *host;         /* host name or IP literal (without brackets) */
-	unsigned port;      /* 993 for imaps, 143 for imap unless given */
-	enum rf_tls tls;    /* imaps → implicit; imap → starttls, or none when tls = "none" */
-	enum rf_auth auth;  /* auth = "login" (default) | "plain" */
-	char *user;         /* login name */
+	char *name;        /* unique account name, used as a key in the database */
+	char *url;         /* as written: imaps://host[:port] or imap://host[:port] */
+	char *host;        /* host name or IP literal (without brackets) */
+	unsigned port;     /* 993 for imaps, 143 for imap unless given */
+	enum rf_tls tls;   /* imaps → implicit; imap → starttls, or none when tls = "none" */
+	enum rf_auth auth; /* auth = "login" (default) | "plain" */
+	char *user;        /* login name */
 	struct rf_secret secret;
-	char *ca_file;      /* trust exactly this CA file instead of the system store; NULL = system */
-	char **mailboxes;   /* mailboxes to read; "Sent" is resolved by SPECIAL-USE first */
-	size_t n_mailboxes; /* default: INBOX and Sent */
-	unsigned timeout;      /* seconds per network wait (default 60, 5..600) */
-	unsigned batch_size;   /* messages per transaction (default 500, 1..5000) */
-	uint64_t max_message_bytes; /* text bytes fetched per message (default 1 MiB, 4 KiB..64 MiB) */
-	unsigned poll_interval;     /* seconds between polls of non-IDLE mailboxes (default 300, 30..86400) */
+	char *ca_file; /* trust exactly this CA file instead of the system store; NULL = system */
+	char **mailboxes;    /* mailboxes to read; "Sent" is resolved by SPECIAL-USE first */
+	size_t n_mailboxes;  /* default: INBOX and Sent */
+	unsigned timeout;    /* seconds per network wait (default 60, 5..600) */
+	unsigned batch_size; /* messages per transaction (default 500, 1..5000) */
+	uint64_t
+	    max_message_bytes;  /* text bytes fetched per message (default 1 MiB, 4 KiB..64 MiB) */
+	unsigned poll_interval; /* seconds between polls of non-IDLE mailboxes (default
+	                           300, 30..86400) */
 };
 
 struct rf_owner {
 	char *name;
 	char **addresses; /* lower-cased */
 	size_t n_addresses;
-	char *language;   /* "da" | "de" | "en" */
-	char *timezone;   /* tz database name, e.g. "Europe/Copenhagen" */
+	char *language;          /* "da" | "de" | "en" */
+	char *timezone;          /* tz database name, e.g. "Europe/Copenhagen" */
 	unsigned work_start_min; /* minutes after midnight, from work_hours "08:00-17:00" */
 	unsigned work_end_min;
-	unsigned work_days;      /* bit 0 = Monday ... bit 6 = Sunday, from work_days "mon-fri" */
-	char *holidays;          /* "dk", "de" or "none" */
-	char **extra_holidays;   /* "YYYY-MM-DD" */
+	unsigned work_days;    /* bit 0 = Monday ... bit 6 = Sunday, from work_days "mon-fri" */
+	char *holidays;        /* "dk", "de" or "none" */
+	char **extra_holidays; /* "YYYY-MM-DD" */
 	size_t n_extra_holidays;
-	char **terms;            /* free text lines for the onboarding mail */
+	char **terms; /* free text lines for the onboarding mail */
 	size_t n_terms;
 };
 
 struct rf_smtp {
-	bool present;    /* false when the config has no smtp group */
-	char *url;       /* smtp://host:587 (STARTTLS unless tls = "none") or smtps://host:465 */
+	bool present; /* false when the config has no smtp group */
+	char *url;    /* smtp://host:587 (STARTTLS unless tls = "none") or smtps://host:465 */
 	enum rf_tls tls;
-	char *user;      /* may be NULL: no AUTH */
+	char *user; /* may be NULL: no AUTH */
 	struct rf_secret secret;
 	char *ca_file;
-	char *from;      /* envelope and header From address */
+	char *from; /* envelope and header From address */
 	unsigned timeout;
 };
 
 struct rf_digest {
-	char *to;        /* recipient; default: the owner's first address */
-	char *every;     /* "year" | "quarter" | "month" | "week" */
+	char *to;    /* recipient; default: the owner's first address */
+	char *every; /* "year" | "quarter" | "month" | "week" */
 	/*
 	 * When the digest is due, in the owner's time zone: "MM-DD HH:MM" for year (default
 	 * "01-15 08:00"), "DD HH:MM" for quarter (day of the quarter's first month) and month
@@ -100,22 +102,22 @@ struct rf_digest {
 
 struct rf_client_conf {
 	char *name;
-	char **match;       /* lower-cased "user@host" or "@domain" */
+	char **match; /* lower-cased "user@host" or "@domain" */
 	size_t n_match;
-	char *language;     /* NULL when not given */
-	double rate;        /* 0 when not given */
-	char *rate_since;   /* "YYYY-MM-DD" or NULL */
+	char *language;   /* NULL when not given */
+	double rate;      /* 0 when not given */
+	char *rate_since; /* "YYYY-MM-DD" or NULL */
 };
 
 struct rf_onboarding {
-	bool auto_send;     /* onboarding.auto */
+	bool auto_send; /* onboarding.auto */
 };
 
 struct rf_config {
-	char *path;         /* the file this was read from */
+	char *path; /* the file this was read from */
 	struct rf_owner owner;
-	char *database;     /* SQLite file path */
-	char *rules;        /* rule pack directory */
+	char *database; /* SQLite file path */
+	char *rules;    /* rule pack directory */
 	struct rf_account *accounts;
 	size_t n_accounts;
 	struct rf_smtp smtp;
@@ -128,7 +130,7 @@ struct rf_config {
 	 * written to them (default true). Key: client_policy = { need_reply = true; }.
 	 */
 	bool clients_need_reply;
-	char **ignore;      /* addresses or @domains that are never clients */
+	char **ignore; /* addresses or @domains that are never clients */
 	size_t n_ignore;
 };
 
