@@ -25,6 +25,20 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * libconfig 1.5 exports internal functions named strbuf_append and strbuf_release; the
+ * dynamic linker would bind its calls to ours and crash. Our symbols carry an rf_ prefix
+ * at link level while the source keeps the readable names.
+ */
+#define strbuf_append      rf_strbuf_append
+#define strbuf_appends     rf_strbuf_appends
+#define strbuf_appendc     rf_strbuf_appendc
+#define strbuf_appendf     rf_strbuf_appendf
+#define strbuf_append_json rf_strbuf_append_json
+#define strbuf_reset       rf_strbuf_reset
+#define strbuf_detach      rf_strbuf_detach
+#define strbuf_release     rf_strbuf_release
+
+/*
  * A growable buffer. data is always NUL-terminated (when non-NULL) so text can be used as
  * a C string; binary data may contain NULs and len is authoritative.
  */
