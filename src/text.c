@@ -1,0 +1,849 @@
+/* text — HTML to text, reply/signature stripping, normalisation (see text.h). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "redflag/text.h"
+#include "redflag/util.h"
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+static void put_utf8(struct strbuf *b, uint32_t cp)
+{
+	char u[4];
+
+	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		cp = 0xFFFD;
+	if (cp < 0x80) {
+		strbuf_appendc(b, (char)cp);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xC0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3F));
+		strbuf_append(b, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xE0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[2] = (char)(0x80 | (cp & 0x3F));
+		strbuf_append(b, u, 3);
+	} else {
+		u[0] = (char)(0xF0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		u[3] = (char)(0x80 | (cp & 0x3F));
+		strbuf_append(b, u, 4);
+	}
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s (at most n bytes available), or 0 when the
+ * bytes there are not valid UTF-8 (overlongs, surrogates and > U+10FFFF are invalid).
+ * *cp receives the code point.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	size_t need;
+	uint32_t v, min;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if (c >= 0xC2 && c <= 0xDF) {
+		need = 2, v = c & 0x1F, min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 3, v = c & 0x0F, min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 4, v = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < need)
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*cp = v;
+	return need;
+}
+
+/* ---------------------------------------------------------------- normalize */
+
+char *text_normalize(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	struct strbuf b = STRBUF_INIT;
+	size_t i = 0, line_start = 0, blank_run = 0;
+	bool line_blank = true, at_start = true;
+
+	strbuf_append(&b, "", 0);
+	/* Leading blank lines are dropped by starting in "blank run" mode. */
+	blank_run = 3;
+	while (i < len) {
+		unsigned char c = s[i];
+		uint32_t cp;
+		size_t n;
+
+		if (c == '\r' || c == '\n') {
+			/* CRLF, lone CR and LF all end a line. */
+			if (c == '\r' && i + 1 < len && s[i + 1] == '\n')
+				i++;
+			i++;
+			if (line_blank) {
+				/* Whitespace-only lines become empty; runs longer than two
+				 * collapse. */
+				b.len = line_start;
+				b.data[b.len] = '\0';
+				if (++blank_run > 2)
+					continue;
+			} else {
+				blank_run = 0;
+				at_start = false;
+			}
+			strbuf_appendc(&b, '\n');
+			line_start = b.len;
+			line_blank = true;
+			continue;
+		}
+		if (c < 0x80) {
+			i++;
+			if ((c < 0x20 && c != '\t') || c == 0x7F)
+				continue;
+			if (c != ' ' && c != '\t')
+				line_blank = false;
+			if (line_blank && at_start)
+				continue; /* leading whitespace of the whole text */
+			strbuf_appendc(&b, (char)c);
+			continue;
+		}
+		n = utf8_seq(s + i, len - i, &cp);
+		if (n == 0) {
+			put_utf8(&b, 0xFFFD);
+			i++;
+			line_blank = false;
+			continue;
+		}
+		i += n;
+		if (cp >= 0x80 && cp <= 0x9F)
+			continue; /* C1 controls */
+		if (cp == 0xFEFF)
+			continue; /* byte-order marks mid-text */
+		line_blank = false;
+		strbuf_append(&b, s + i - n, n);
+	}
+	/* Trim trailing whitespace and newlines. */
+	while (b.len > 0 &&
+	       (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
+		b.len--;
+	b.data[b.len] = '\0';
+	return strbuf_detach(&b, NULL);
+}
+
+/* ---------------------------------------------------------------- HTML */
+
+struct entity {
+	const char *name;
+	uint32_t cp;
+};
+
+/* The entities real mail uses; anything else is kept literally. */
+static const struct entity entities[] = {
+    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},       {"quot", '"'},
+    {"apos", '\''},     {"nbsp", ' '},      {"ensp", ' '},     {"emsp", ' '},
+    {"thinsp", ' '},    {"shy", 0xAD},      {"copy", 0xA9},    {"reg", 0xAE},
+    {"trade", 0x2122},  {"euro", 0x20AC},   {"pound", 0xA3},   {"yen", 0xA5},
+    {"cent", 0xA2},     {"sect", 0xA7},     {"para", 0xB6},    {"deg", 0xB0},
+    {"plusmn", 0xB1},   {"times", 0xD7},    {"divide", 0xF7},  {"middot", 0xB7},
+    {"bull", 0x2022},   {"hellip", 0x2026}, {"ndash", 0x2013}, {"mdash", 0x2014},
+    {"lsquo", 0x2018},  {"rsquo", 0x2019},  {"sbquo", 0x201A}, {"ldquo", 0x201C},
+    {"rdquo", 0x201D},  {"bdquo", 0x201E},  {"laquo", 0xAB},   {"raquo", 0xBB},
+    {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"iexcl", 0xA1},   {"iquest", 0xBF},
+    {"auml", 0xE4},     {"ouml", 0xF6},     {"uuml", 0xFC},    {"Auml", 0xC4},
+    {"Ouml", 0xD6},     {"Uuml", 0xDC},     {"szlig", 0xDF},   {"aelig", 0xE6},
+    {"AElig", 0xC6},    {"oslash", 0xF8},   {"Oslash", 0xD8},  {"aring", 0xE5},
+    {"Aring", 0xC5},    {"eacute", 0xE9},   {"Eacute", 0xC9},  {"egrave", 0xE8},
+    {"Egrave", 0xC8},   {"ecirc", 0xEA},    {"agrave", 0xE0},  {"aacute", 0xE1},
+    {"acirc", 0xE2},    {"atilde", 0xE3},   {"ccedil", 0xE7},  {"Ccedil", 0xC7},
+    {"iacute", 0xED},   {"igrave", 0xEC},   {"icirc", 0xEE},   {"iuml", 0xEF},
+    {"oacute", 0xF3},   {"ograve", 0xF2},   {"ocirc", 0xF4},   {"otilde", 0xF5},
+    {"uacute", 0xFA},   {"ugrave", 0xF9},   {"ucirc", 0xFB},   {"ntilde", 0xF1},
+    {"Ntilde", 0xD1},   {"euml", 0xEB},     {"yuml", 0xFF},    {"zwnj", 0x200C},
+    {"zwj", 0x200D},    {"lrm", 0x200E},    {"rlm", 0x200F},   {"frac12", 0xBD},
+    {"frac14", 0xBC},   {"frac34", 0xBE},   {"micro", 0xB5},   {"larr", 0x2190},
+    {"rarr", 0x2192},   {"check", 0x2713},
+};
+
+/*
+ * Decodes the entity at s[0] == '&'. Returns the bytes consumed (0: not an entity, the
+ * '&' is literal) and the code point in *cp.
+ */
+static size_t html_entity(const char *s, size_t n, uint32_t *cp)
+{
+	size_t i = 1;
+
+	if (n > 2 && s[1] == '#') {
+		uint32_t v = 0;
+		bool hex = (s[2] == 'x' || s[2] == 'X');
+		size_t digits = 0;
+
+		i = hex ? 3 : 2;
+		for (; i < n && digits < 8; i++, digits++) {
+			char c = s[i];
+			unsigned d;
+
+			if (c >= '0' && c <= '9')
+				d = (unsigned)(c - '0');
+			else if (hex && c >= 'a' && c <= 'f')
+				d = (unsigned)(c - 'a' + 10);
+			else if (hex && c >= 'A' && c <= 'F')
+				d = (unsigned)(c - 'A' + 10);
+			else
+				break;
+			v = v * (hex ? 16 : 10) + d;
+		}
+		if (digits == 0)
+			return 0;
+		if (i < n && s[i] == ';')
+			i++;
+		/* Windows-1252 numbers for smart quotes are common in mail HTML. */
+		static const uint16_t c1[32] = {
+		    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+		    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+		    0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+		    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+		if (v >= 0x80 && v <= 0x9F)
+			v = c1[v - 0x80] ? c1[v - 0x80] : 0xFFFD;
+		if (v == 0xA0)
+			v = ' ';
+		*cp = v;
+		return i;
+	}
+	while (i < n && i < 12 &&
+	       ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+	        (s[i] >= '0' && s[i] <= '9')))
+		i++;
+	if (i == 1)
+		return 0;
+	for (size_t k = 0; k < ARRAY_SIZE(entities); k++) {
+		size_t el = strlen(entities[k].name);
+
+		if (el != i - 1 || memcmp(s + 1, entities[k].name, el) != 0)
+			continue;
+		if (i < n && s[i] == ';') {
+			*cp = entities[k].cp;
+			return i + 1;
+		}
+		/* Without ';' only the basic ones, as browsers do ("&amp" in old mail). */
+		if (entities[k].cp < 0x80 || entities[k].cp == ' ') {
+			*cp = entities[k].cp;
+			return i;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+struct html_out {
+	struct strbuf b;
+	unsigned quote_depth; /* open <blockquote> elements */
+	bool line_start;      /* nothing written on the current line yet */
+	bool pending_space;   /* folded whitespace waiting for the next word */
+	unsigned newlines;    /* consecutive line breaks just written */
+	bool pre;             /* inside <pre>: whitespace is kept */
+};
+
+static void html_newline(struct html_out *o, unsigned max_blank)
+{
+	/* Strip spaces before the break so lines do not end in blanks. */
+	while (o->b.len > 0 && o->b.data[o->b.len - 1] == ' ')
+		o->b.len--;
+	if (o->b.len == 0) {
+		o->line_start = true;
+		o->pending_space = false;
+		return; /* no leading blank lines */
+	}
+	if (o->newlines <= max_blank) {
+		strbuf_appendc(&o->b, '\n');
+		o->newlines++;
+	}
+	o->line_start = true;
+	o->pending_space = false;
+}
+
+static void html_begin_text(struct html_out *o)
+{
+	if (o->line_start) {
+		for (unsigned i = 0; i < o->quote_depth && i < 32; i++)
+			strbuf_append(&o->b, "> ", 2);
+		o->line_start = false;
+		o->pending_space = false;
+	} else if (o->pending_space) {
+		strbuf_appendc(&o->b, ' ');
+		o->pending_space = false;
+	}
+	o->newlines = 0;
+}
+
+static void html_text(struct html_out *o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '&') {
+			uint32_t cp;
+			size_t k = html_entity(s + i, n - i, &cp);
+
+			if (k > 0) {
+				if (cp == ' ') {
+					o->pending_space = !o->line_start;
+				} else {
+					html_begin_text(o);
+					put_utf8(&o->b, cp);
+				}
+				i += k - 1;
+				continue;
+			}
+		}
+		if (o->pre && c == '\n') {
+			html_newline(o, 2);
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+			if (o->pre && (c == ' ' || c == '\t')) {
+				html_begin_text(o);
+				strbuf_appendc(&o->b, c);
+			} else if (!o->line_start) {
+				o->pending_space = true;
+			}
+			continue;
+		}
+		html_begin_text(o);
+		strbuf_appendc(&o->b, c);
+	}
+}
+
+/* Case-insensitive search for needle (ASCII) in s[0..n). */
+static const char *find_ci(const char *s, size_t n, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	if (nl == 0 || n < nl)
+		return NULL;
+	for (size_t i = 0; i + nl <= n; i++) {
+		if ((s[i] | 0x20) == (needle[0] | 0x20) && strncasecmp(s + i, needle, nl) == 0)
+			return s + i;
+	}
+	return NULL;
+}
+
+static bool tag_is(const char *name, size_t nl, const char *want)
+{
+	return strlen(want) == nl && strncasecmp(name, want, nl) == 0;
+}
+
+/* Elements that start a new line (before and after). */
+static bool tag_is_block(const char *name, size_t nl)
+{
+	static const char *const blocks[] = {
+	    "p",      "div",     "br",   "tr",       "li",      "ul",         "ol",
+	    "table",  "h1",      "h2",   "h3",       "h4",      "h5",         "h6",
+	    "hr",     "dl",      "dt",   "dd",       "section", "article",    "header",
+	    "footer", "address", "form", "fieldset", "center",  "caption",    "tbody",
+	    "thead",  "tfoot",   "nav",  "aside",    "figure",  "figcaption", "main"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(blocks); i++)
+		if (tag_is(name, nl, blocks[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Finds the '>' closing a tag starting at s[0] == '<'. Quoted attribute values may hold
+ * '>', but an unbalanced quote must not swallow the document (and rescanning to the end
+ * from every '<' would be quadratic), so quotes are honoured only over a bounded span.
+ */
+static const char *tag_end(const char *s, size_t n)
+{
+	char q = 0;
+	size_t lim = n < 4096 ? n : 4096;
+
+	for (size_t i = 1; i < lim; i++) {
+		if (q) {
+			if (s[i] == q)
+				q = 0;
+		} else if (s[i] == '"' || s[i] == '\'') {
+			if (s[i - 1] == '=' || s[i - 1] == ' ')
+				q = s[i];
+		} else if (s[i] == '>') {
+			return s + i;
+		}
+	}
+	return memchr(s, '>', n);
+}
+
+char *text_from_html(const char *html, size_t len)
+{
+	struct html_out o = {STRBUF_INIT, 0, true, false, 0, false};
+	const char *p = html, *end = html + len;
+	unsigned skip_head = 0;
+	bool no_more_gt = false; /* no '>' after this point: no tag can close */
+	char *res;
+
+	strbuf_append(&o.b, "", 0);
+	while (p < end) {
+		const char *lt = memchr(p, '<', (size_t)(end - p));
+		const char *gt, *name;
+		size_t nl;
+		bool closing = false;
+
+		if (lt == NULL)
+			lt = end;
+		if (!skip_head)
+			html_text(&o, p, (size_t)(lt - p));
+		p = lt;
+		if (p >= end)
+			break;
+		/* A '<' that cannot start a tag is text ("a < b"). */
+		if (p + 1 >= end ||
+		    !((p[1] >= 'a' && p[1] <= 'z') || (p[1] >= 'A' && p[1] <= 'Z') || p[1] == '/' ||
+		      p[1] == '!' || p[1] == '?')) {
+			if (!skip_head)
+				html_text(&o, "<", 1);
+			p++;
+			continue;
+		}
+		if (p[1] == '!' && end - p >= 4 && p[2] == '-' && p[3] == '-') {
+			const char *ce = memmem(p + 4, (size_t)(end - p - 4), "-->", 3);
+
+			p = ce ? ce + 3 : end;
+			continue;
+		}
+		gt = no_more_gt ? NULL : tag_end(p, (size_t)(end - p));
+		if (gt == NULL) {
+			no_more_gt = true;
+			/*
+			 * No '>' anywhere after: a cut-off tag ("<a href=...") is markup and
+			 * dropped; anything else ("c<d then") was text with a bare '<'.
+			 */
+			size_t rest = (size_t)(end - p) < 200 ? (size_t)(end - p) : 200;
+
+			if (memchr(p, '=', rest) || memchr(p, '"', rest))
+				break;
+			if (!skip_head)
+				html_text(&o, "<", 1);
+			p++;
+			continue;
+		}
+		name = p + 1;
+		if (*name == '/') {
+			closing = true;
+			name++;
+		}
+		nl = 0;
+		while (name + nl < gt && ((name[nl] >= 'a' && name[nl] <= 'z') ||
+		                          (name[nl] >= 'A' && name[nl] <= 'Z') ||
+		                          (name[nl] >= '0' && name[nl] <= '9')))
+			nl++;
+		p = gt + 1;
+		if (nl == 0)
+			continue; /* <!DOCTYPE>, <?xml?>, </> */
+		if (!closing && (tag_is(name, nl, "script") || tag_is(name, nl, "style") ||
+		                 tag_is(name, nl, "title") || tag_is(name, nl, "noscript"))) {
+			/* Raw text up to the matching end tag; never markup. */
+			char endtag[16] = "</";
+			const char *ce;
+
+			memcpy(endtag + 2, name, nl);
+			endtag[2 + nl] = '\0';
+			ce = find_ci(p, (size_t)(end - p), endtag);
+			if (ce == NULL) {
+				p = end;
+				break;
+			}
+			gt = memchr(ce, '>', (size_t)(end - ce));
+			p = gt ? gt + 1 : end;
+			continue;
+		}
+		if (tag_is(name, nl, "head")) {
+			skip_head = closing ? 0 : 1;
+			continue;
+		}
+		if (tag_is(name, nl, "body")) {
+			skip_head = 0;
+			continue;
+		}
+		if (skip_head)
+			continue;
+		if (tag_is(name, nl, "blockquote")) {
+			html_newline(&o, 0);
+			if (closing) {
+				if (o.quote_depth > 0)
+					o.quote_depth--;
+			} else {
+				o.quote_depth++;
+			}
+			continue;
+		}
+		if (tag_is(name, nl, "pre")) {
+			html_newline(&o, 1);
+			o.pre = !closing;
+			continue;
+		}
+		if (tag_is(name, nl, "td") || tag_is(name, nl, "th")) {
+			if (!o.line_start)
+				o.pending_space = true;
+			continue;
+		}
+		if (tag_is(name, nl, "br")) {
+			html_newline(&o, 1);
+			continue;
+		}
+		if (tag_is_block(name, nl)) {
+			/* Paragraphs get a blank line after them; other blocks just a break. */
+			bool para = tag_is(name, nl, "p") || (nl == 2 && (name[0] | 0x20) == 'h');
+
+			html_newline(&o, 0);
+			if (para && closing)
+				html_newline(&o, 1);
+			if (!closing && tag_is(name, nl, "li")) {
+				html_begin_text(&o);
+				strbuf_append(&o.b, "- ", 2);
+			}
+			continue;
+		}
+	}
+	res = text_normalize(o.b.data, o.b.len);
+	strbuf_release(&o.b);
+	return res;
+}
+
+/* ---------------------------------------------------------------- reply stripping */
+
+struct line {
+	const char *s;
+	size_t n; /* without the newline */
+};
+
+static bool line_prefix_ci(const struct line *l, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	return l->n >= pl && strncasecmp(l->s, prefix, pl) == 0;
+}
+
+/* The line with leading and trailing whitespace removed. */
+static struct line line_trim(struct line l)
+{
+	while (l.n > 0 && (l.s[0] == ' ' || l.s[0] == '\t'))
+		l.s++, l.n--;
+	while (l.n > 0 && (l.s[l.n - 1] == ' ' || l.s[l.n - 1] == '\t'))
+		l.n--;
+	return l;
+}
+
+static bool line_ends_ci(const struct line *l, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+
+	return l->n >= sl && strncasecmp(l->s + l->n - sl, suffix, sl) == 0;
+}
+
+static bool line_has_ci(const struct line *l, const char *needle)
+{
+	return find_ci(l->s, l->n, needle) != NULL;
+}
+
+static bool line_has_digit(const struct line *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->s[i] >= '0' && l->s[i] <= '9')
+			return true;
+	return false;
+}
+
+static bool line_is_quote(const struct line *l)
+{
+	struct line t = line_trim(*l);
+
+	return t.n > 0 && t.s[0] == '>';
+}
+
+/*
+ * An attribution line introducing a quote: "On <date>, Jane <j@x> wrote:", "Am <date> um
+ * <time> schrieb Jane:", "Jane <j@x> schrieb am <date>:", "Den <date> kl. <time> skrev
+ * Jane:". A sentence that merely contains "wrote" is not one: the line must end in the
+ * verb's colon form and carry the date/address shape of a mail client's attribution (or
+ * be followed by quoted lines).
+ */
+static bool is_attribution(struct line t, bool next_quoted)
+{
+	bool addr = memchr(t.s, '@', t.n) != NULL;
+	bool digit = line_has_digit(&t);
+
+	if (t.n < 6 || t.n > 400 || t.s[t.n - 1] != ':')
+		return false;
+	/* en */
+	if (line_ends_ci(&t, " wrote:") || line_ends_ci(&t, "> wrote:")) {
+		if (line_prefix_ci(&t, "On ") && (digit || addr))
+			return true;
+		return addr || next_quoted;
+	}
+	/* de */
+	if (line_has_ci(&t, " schrieb")) {
+		if (line_prefix_ci(&t, "Am ") && digit)
+			return true;
+		if (line_has_ci(&t, " schrieb am ") && digit)
+			return true;
+		if (line_ends_ci(&t, " schrieb:") || line_ends_ci(&t, "> schrieb:"))
+			return addr || next_quoted;
+		return false;
+	}
+	/* da */
+	if (line_has_ci(&t, " skrev")) {
+		if (line_prefix_ci(&t, "Den ") && digit)
+			return true;
+		/* Gmail: "man. 3. mar. 2025 kl. 10.12 skrev Jane Doe <jane@x.com>:" */
+		if (line_has_ci(&t, " kl. ") && digit)
+			return true;
+		if (line_ends_ci(&t, " skrev:") || line_ends_ci(&t, "> skrev:") ||
+		    line_ends_ci(&t, " skrev følgende:"))
+			return addr || next_quoted;
+		return false;
+	}
+	return false;
+}
+
+/* Separator lines that begin a quoted or forwarded message. */
+static bool is_separator(struct line t)
+{
+	static const char *const seps[] = {
+	    "original message",       "ursprüngliche nachricht", "oprindelig meddelelse",
+	    "original meddelelse",    "forwarded message",       "weitergeleitete nachricht",
+	    "videresendt meddelelse", "videresendt besked",      "forwarded by ",
+	    "original appointment",
+	};
+	static const char *const starts[] = {
+	    "Begin forwarded message:",
+	    "Anfang der weitergeleiteten Nachricht:",
+	    "Start på videresendt besked:",
+	    "Start på videresendt meddelelse:",
+	};
+	size_t us = 0;
+
+	if (t.n == 0)
+		return false;
+	for (size_t i = 0; i < t.n && t.s[i] == '_'; i++)
+		us++;
+	if (us >= 20 && us == t.n)
+		return true; /* Outlook's "________________________________" */
+	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
+		if (line_prefix_ci(&t, starts[i]))
+			return true;
+	if (t.n < 6 || t.s[0] != '-' || t.s[1] != '-' || t.s[2] != '-')
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(seps); i++)
+		if (line_has_ci(&t, seps[i]))
+			return true;
+	return false;
+}
+
+/* Skips Outlook's bold markers ("*From:*") and returns whether t starts with a field. */
+static bool starts_field(struct line t, const char *const *names, size_t n)
+{
+	while (t.n > 0 && t.s[0] == '*')
+		t.s++, t.n--;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(names[i]);
+
+		if (t.n > nl && strncasecmp(t.s, names[i], nl) == 0 &&
+		    (t.s[nl] == ':' || (t.s[nl] == '*' && nl + 1 < t.n && t.s[nl + 1] == ':')))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An Outlook-style header block: "From:" (Von:, Fra:) followed within a few lines by
+ * Sent/To/Subject or their German and Danish forms.
+ */
+static bool is_header_block(const struct line *lines, size_t nlines, size_t i)
+{
+	static const char *const from[] = {"From", "Von", "Fra"};
+	static const char *const next[] = {"Sent",  "Gesendet", "Sendt",   "To",    "An",
+	                                   "Til",   "Subject",  "Betreff", "Emne",  "Date",
+	                                   "Datum", "Dato",     "Cc",      "Envoyé"};
+
+	if (!starts_field(line_trim(lines[i]), from, ARRAY_SIZE(from)))
+		return false;
+	for (size_t k = i + 1; k < nlines && k <= i + 4; k++)
+		if (starts_field(line_trim(lines[k]), next, ARRAY_SIZE(next)))
+			return true;
+	return false;
+}
+
+static bool is_mobile_footer(struct line t)
+{
+	static const char *const footers[] = {
+	    "Sent from my ",        "Sent from Mail for ",  "Sent from Outlook",
+	    "Get Outlook for ",     "Sent from Yahoo Mail", "Von meinem ",
+	    "Gesendet von meinem ", "Gesendet mit ",        "Sendt fra min ",
+	    "Sendt fra Outlook",    "Sendt fra Mail",       "Sendt fra Yahoo",
+	};
+
+	if (t.n > 80)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(footers); i++) {
+		if (!line_prefix_ci(&t, footers[i]))
+			continue;
+		/* "Von meinem ..." is only a footer when it ends in "gesendet". */
+		if (i == 5)
+			return line_ends_ci(&t, "gesendet") || line_ends_ci(&t, "gesendet.");
+		return true;
+	}
+	return false;
+}
+
+static bool is_disclaimer(struct line t)
+{
+	static const char *const starts[] = {
+	    "This e-mail and any attachments",
+	    "This email and any attachments",
+	    "This e-mail and any files",
+	    "This email and any files",
+	    "This e-mail is confidential",
+	    "This email is confidential",
+	    "This message is confidential",
+	    "This message and any attachments",
+	    "This e-mail message is confidential",
+	    "This e-mail contains confidential",
+	    "This email contains confidential",
+	    "This message contains confidential",
+	    "This e-mail may contain confidential",
+	    "This email may contain confidential",
+	    "This message may contain confidential",
+	    "The information contained in this e-mail",
+	    "The information contained in this email",
+	    "The information contained in this message",
+	    "The information in this e-mail",
+	    "The information in this email",
+	    "CONFIDENTIALITY NOTICE",
+	    "CONFIDENTIAL NOTICE",
+	    "CONFIDENTIALITY NOTE",
+	    "DISCLAIMER:",
+	    "Diese E-Mail enthält vertrauliche",
+	    "Diese E-Mail kann vertrauliche",
+	    "Diese E-Mail ist vertraulich",
+	    "Diese Nachricht enthält vertrauliche",
+	    "Diese Nachricht ist vertraulich",
+	    "Diese Mail enthält vertrauliche",
+	    "Diese E-Mail und alle Anhänge",
+	    "Haftungsausschluss:",
+	    "Denne e-mail er fortrolig",
+	    "Denne e-mail kan indeholde fortrolig",
+	    "Denne e-mail indeholder fortrolig",
+	    "Denne mail er fortrolig",
+	    "Denne mail kan indeholde fortrolig",
+	    "Denne e-mail og eventuelle vedhæftede",
+	    "Denne meddelelse er fortrolig",
+	    "Denne meddelelse kan indeholde fortrolig",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
+		if (line_prefix_ci(&t, starts[i]))
+			return true;
+	return false;
+}
+
+/* Index of the first line where the author's text ends (nlines when it never does). */
+static size_t find_cut(const struct line *lines, size_t nlines)
+{
+	for (size_t i = 0; i < nlines; i++) {
+		struct line t = line_trim(lines[i]);
+		bool next_quoted = false;
+		size_t k;
+
+		if (t.n == 0 || t.s[0] == '>')
+			continue;
+		/* The signature delimiter is "-- " (often stripped to "--" in transit). */
+		if (lines[i].n >= 2 && lines[i].s[0] == '-' && lines[i].s[1] == '-' && t.n == 2)
+			return i;
+		for (k = i + 1; k < nlines && line_trim(lines[k]).n == 0; k++)
+			;
+		if (k < nlines && line_is_quote(&lines[k]))
+			next_quoted = true;
+		if (is_attribution(t, next_quoted))
+			return i;
+		/* An attribution wrapped over two lines by the client. */
+		if (i + 1 < nlines && t.s[t.n - 1] != ':' &&
+		    (line_prefix_ci(&t, "On ") || line_prefix_ci(&t, "Am ") ||
+		     line_prefix_ci(&t, "Den ") || line_has_ci(&t, " schrieb am ") ||
+		     line_has_digit(&t))) {
+			struct line t2 = line_trim(lines[i + 1]);
+
+			if (t2.n > 0 && t.n + t2.n < 400) {
+				char buf[402];
+				struct line j = {buf, t.n + 1 + t2.n};
+
+				memcpy(buf, t.s, t.n);
+				buf[t.n] = ' ';
+				memcpy(buf + t.n + 1, t2.s, t2.n);
+				for (k = i + 2; k < nlines && line_trim(lines[k]).n == 0; k++)
+					;
+				next_quoted = k < nlines && line_is_quote(&lines[k]);
+				if ((line_prefix_ci(&j, "On ") || line_prefix_ci(&j, "Am ") ||
+				     line_prefix_ci(&j, "Den ") ||
+				     line_has_ci(&j, " schrieb am ")) &&
+				    is_attribution(j, next_quoted))
+					return i;
+			}
+		}
+		if (is_separator(t) || is_header_block(lines, nlines, i) || is_mobile_footer(t))
+			return i;
+		/* Disclaimers begin a paragraph. */
+		if ((i == 0 || line_trim(lines[i - 1]).n == 0) && is_disclaimer(t))
+			return i;
+	}
+	return nlines;
+}
+
+char *text_strip_reply(const char *text)
+{
+	struct line *lines = NULL;
+	size_t nlines = 0, cap = 0, cut;
+	struct strbuf b = STRBUF_INIT;
+	const char *p = text;
+	char *res;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (nlines == cap) {
+			cap = cap ? cap * 2 : 64;
+			lines = xreallocarray(lines, cap, sizeof(*lines));
+		}
+		lines[nlines].s = p;
+		lines[nlines].n = (n > 0 && p[n - 1] == '\r') ? n - 1 : n;
+		nlines++;
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	cut = find_cut(lines, nlines);
+	for (size_t i = 0; i < cut; i++) {
+		if (line_is_quote(&lines[i]))
+			continue;
+		strbuf_append(&b, lines[i].s, lines[i].n);
+		strbuf_appendc(&b, '\n');
+	}
+	strbuf_append(&b, "", 0);
+	res = text_normalize(b.data, b.len);
+	strbuf_release(&b);
+	free(lines);
+	return res;
+}

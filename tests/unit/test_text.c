@@ -1,0 +1,320 @@
+/* text: reply/forward/signature/disclaimer stripping (da, de, en), HTML → text, normalisation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "redflag/text.h"
+#include "redflag/util.h"
+
+struct strip_case {
+	const char *name;
+	const char *in;
+	const char *want; /* exact result of text_strip_reply */
+};
+
+static const struct strip_case strip_en[] = {
+    {"gmail attribution",
+     "Sounds good, see you then.\n\nOn Mon, 3 Mar 2025 at 10:12, Jane Doe "
+     "<jane@x.com> wrote:\n> Can we meet Tuesday?\n> Jane",
+     "Sounds good, see you then."},
+    {"attribution wrapped over two lines",
+     "Fine by me.\n\nOn Mon, 3 Mar 2025 at 10:12, Jane Doe\n<jane@x.com> wrote:\n\n> Old text",
+     "Fine by me."},
+    {"original message",
+     "Please resend the invoice.\n\n-----Original Message-----\nFrom: Bob\n"
+     "Sent: Monday\nTo: Me\nSubject: Invoice\n\nHere it is.",
+     "Please resend the invoice."},
+    {"outlook header block",
+     "Agreed.\n\nFrom: Bob Smith <bob@acme.com>\nSent: Monday, April 15, "
+     "2002 11:36 AM\nTo: Me\nSubject: Plan\n\nOld words",
+     "Agreed."},
+    {"outlook separator", "Thanks!\n\n________________________________\nFrom: Bob\nSent: Today\n",
+     "Thanks!"},
+    {"forwarded message",
+     "FYI below.\n\n---------- Forwarded message ---------\nFrom: X "
+     "<x@y.z>\nDate: Mon\n\nforwarded words",
+     "FYI below."},
+    {"begin forwarded message", "See this.\n\nBegin forwarded message:\n\nFrom: X\nold",
+     "See this."},
+    {"signature", "Call me tomorrow.\n\n-- \nJohn Smith\nAcme Corp\n+1 555 0100",
+     "Call me tomorrow."},
+    {"mobile footer", "On my way.\n\nSent from my iPhone", "On my way."},
+    {"disclaimer",
+     "Invoice attached.\n\nThis e-mail and any attachments are confidential and "
+     "intended solely for the addressee.",
+     "Invoice attached."},
+    {"confidentiality notice",
+     "Ok.\n\nCONFIDENTIALITY NOTICE: This message is for the named "
+     "person only.",
+     "Ok."},
+    {"interleaved quotes keep the author's lines",
+     "> Can you do Friday?\nYes, Friday works.\n> And the price?\nSame as before.",
+     "Yes, Friday works.\nSame as before."},
+    {"enron forwarded by",
+     "Please review.\n\n---------------------- Forwarded by Jeff "
+     "Dasovich/NA/Enron on 05/01/2001 ---------------------------\nold",
+     "Please review."},
+    /* Negative cases: text that must be kept. */
+    {"sentence with wrote", "I wrote the report yesterday and sent it to Jane.\nIt is done.",
+     "I wrote the report yesterday and sent it to Jane.\nIt is done."},
+    {"'wrote:' without attribution shape",
+     "Here is what the client wrote:\nthey want it "
+     "cheaper.",
+     "Here is what the client wrote:\nthey want it cheaper."},
+    {"From: in prose", "From: the start we agreed on the price.\nNothing changed.",
+     "From: the start we agreed on the price.\nNothing changed."},
+    {"disclaimer words mid-paragraph", "We said this e-mail and any attachments are fine.",
+     "We said this e-mail and any attachments are fine."},
+    {"dashes are not a signature", "Price -- as agreed -- stays.\n---\nBest",
+     "Price -- as agreed -- stays.\n---\nBest"},
+};
+
+static const struct strip_case strip_de[] = {
+    {"am ... schrieb",
+     "Passt, bis Montag.\n\nAm 03.03.2025 um 10:12 schrieb Jane Doe "
+     "<jane@x.com>:\n> Geht Montag?",
+     "Passt, bis Montag."},
+    {"name schrieb am",
+     "Danke dir!\n\nJane Doe <jane@x.com> schrieb am Mo., 3. März 2025, "
+     "10:12:\n> Hier die Datei",
+     "Danke dir!"},
+    {"am ... wrapped",
+     "Ok.\n\nAm Mo., 3. März 2025 um 10:12 Uhr schrieb Jane Doe\n"
+     "<jane@x.com>:\n> alt",
+     "Ok."},
+    {"ursprüngliche nachricht",
+     "Bitte bis Freitag.\n\n-----Ursprüngliche Nachricht-----\n"
+     "Von: Max\nGesendet: Montag\nAn: Ich\nBetreff: Termin\n\nalt",
+     "Bitte bis Freitag."},
+    {"von/gesendet block",
+     "Gerne.\n\nVon: Max Muster <max@firma.de>\nGesendet: Montag, 3. "
+     "März 2025 10:12\nAn: Ich\nBetreff: Angebot\n\nalt",
+     "Gerne."},
+    {"weitergeleitete nachricht",
+     "Zur Info.\n\n---------- Weitergeleitete Nachricht "
+     "----------\nVon: X\nalt",
+     "Zur Info."},
+    {"von meinem iphone gesendet", "Bin unterwegs.\n\nVon meinem iPhone gesendet",
+     "Bin unterwegs."},
+    {"vertrauliche e-mail",
+     "Anbei die Rechnung.\n\nDiese E-Mail enthält vertrauliche und/oder "
+     "rechtlich geschützte Informationen.",
+     "Anbei die Rechnung."},
+    {"signatur", "Bis morgen.\n\n-- \nMax Muster\nMuster GmbH", "Bis morgen."},
+    /* Negative cases. */
+    {"schrieb in a sentence", "Er schrieb mir gestern, dass alles passt.\nGut so.",
+     "Er schrieb mir gestern, dass alles passt.\nGut so."},
+    {"von in prose", "Von: heute an gilt der neue Preis.\nDanke.",
+     "Von: heute an gilt der neue Preis.\nDanke."},
+    {"geschrieben", "Ich hab nur den Titel hingeschrieben:\nder Rest fehlt.",
+     "Ich hab nur den Titel hingeschrieben:\nder Rest fehlt."},
+};
+
+static const struct strip_case strip_da[] = {
+    {"den ... skrev",
+     "Det passer fint.\n\nDen 3. mar. 2025 kl. 10.12 skrev Jane Doe "
+     "<jane@x.com>:\n> Kan du mandag?",
+     "Det passer fint."},
+    {"gmail danish",
+     "Tak!\n\nman. 3. mar. 2025 kl. 10.12 skrev Jane Doe <jane@x.com>:\n> "
+     "gammel tekst",
+     "Tak!"},
+    {"den ... wrapped",
+     "Ja.\n\nDen 3. mar. 2025 kl. 10.12 skrev Jane Doe\n<jane@x.com>:\n> "
+     "gammel",
+     "Ja."},
+    {"oprindelig meddelelse",
+     "Send venligst fakturaen.\n\n-----Oprindelig meddelelse-----\n"
+     "Fra: Bo\nSendt: mandag\nTil: Mig\nEmne: Faktura\n\ngammel",
+     "Send venligst fakturaen."},
+    {"fra/sendt block",
+     "Fint.\n\nFra: Bo Hansen <bo@firma.dk>\nSendt: 3. marts 2025 10:12\n"
+     "Til: Mig\nEmne: Tilbud\n\ngammel",
+     "Fint."},
+    {"sendt fra min iphone", "Jeg er på vej.\n\nSendt fra min iPhone", "Jeg er på vej."},
+    {"fortrolig",
+     "Vedhæftet tilbuddet.\n\nDenne e-mail er fortrolig og kun tiltænkt "
+     "modtageren.",
+     "Vedhæftet tilbuddet."},
+    {"videresendt", "Til orientering.\n\nStart på videresendt besked:\n\nFra: X\ngammel",
+     "Til orientering."},
+    {"signatur", "Vi ses.\n\n-- \nMette Holm\nStudio", "Vi ses."},
+    /* Negative cases. */
+    {"skrev in a sentence", "Hun skrev i går, at det var fint.\nSuper.",
+     "Hun skrev i går, at det var fint.\nSuper."},
+    {"fra in prose", "Fra: næste måned hæver jeg prisen.\nHilsen",
+     "Fra: næste måned hæver jeg prisen.\nHilsen"},
+};
+
+static void run_strip(const struct strip_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *got = text_strip_reply(c[i].in);
+
+		if (strcmp(got, c[i].want) != 0)
+			print_error("case '%s':\n got: [%s]\nwant: [%s]\n", c[i].name, got,
+			            c[i].want);
+		assert_string_equal(got, c[i].want);
+		free(got);
+	}
+}
+
+static void test_strip_en(void **state)
+{
+	(void)state;
+	run_strip(strip_en, ARRAY_SIZE(strip_en));
+}
+
+static void test_strip_de(void **state)
+{
+	(void)state;
+	run_strip(strip_de, ARRAY_SIZE(strip_de));
+}
+
+static void test_strip_da(void **state)
+{
+	(void)state;
+	run_strip(strip_da, ARRAY_SIZE(strip_da));
+}
+
+struct html_case {
+	const char *name;
+	const char *in;
+	const char *want;
+};
+
+static const struct html_case html_cases[] = {
+    {"paragraphs and br", "<p>Hello</p><p>World<br>again</p>", "Hello\n\nWorld\nagain"},
+    {"named entities", "Fish &amp; chips &lt;3 &quot;yes&quot; &euro;5 &auml;&oslash;",
+     "Fish & chips <3 \"yes\" €5 äø"},
+    {"numeric entities", "&#8364; &#x20AC; &#228; &#150; &#0; &#xD800;", "€ € ä – � �"},
+    {"unknown entity kept", "a &bogus; b &amp c", "a &bogus; b & c"},
+    {"script style head comment",
+     "<html><head><title>T</title><style>p{color:red}</style></head><body><script>var "
+     "a='<p>x</p>';</script><!-- hidden <p>c</p> -->Visible</body></html>",
+     "Visible"},
+    {"blockquote", "<div>Yes.</div><blockquote>Can you?<br>Thanks</blockquote><div>Bye</div>",
+     "Yes.\n> Can you?\n> Thanks\nBye"},
+    {"nested blockquote", "Top<blockquote>one<blockquote>two</blockquote></blockquote>",
+     "Top\n> one\n> > two"},
+    {"whitespace folding", "  lots   of\n\n  space\t here  ", "lots of space here"},
+    {"less-than in text", "if a < b and c<d then", "if a < b and c<d then"},
+    {"unclosed tag at end", "text <b>bold</b> <a href=\"x", "text bold"},
+    {"unclosed comment", "keep<!-- never closed <p>gone", "keep"},
+    {"quoted > in attribute", "<a title=\"a>b\">link</a> done", "link done"},
+    {"list items", "<ul><li>one</li><li>two</li></ul>", "- one\n- two"},
+    {"table cells", "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>", "a b\nc"},
+    {"nbsp", "a&nbsp;&nbsp;b", "a b"},
+    {"pre keeps lines", "<pre>line 1\n  line 2</pre>", "line 1\n  line 2"},
+    {"uppercase tags", "<P>One</P><BR><DIV>Two</DIV>", "One\n\nTwo"},
+    {"br runs", "a<br><br><br><br>b", "a\n\nb"},
+};
+
+static void test_html(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(html_cases); i++) {
+		const struct html_case *c = &html_cases[i];
+		char *got = text_from_html(c->in, strlen(c->in));
+
+		if (strcmp(got, c->want) != 0)
+			print_error("case '%s':\n got: [%s]\nwant: [%s]\n", c->name, got, c->want);
+		assert_string_equal(got, c->want);
+		free(got);
+	}
+}
+
+static void test_html_then_strip(void **state)
+{
+	const char *html = "<div>Deal.</div><div class=\"gmail_quote\">On Mon, 3 Mar 2025 at "
+	                   "10:12, Jane &lt;jane@x.com&gt; wrote:<br><blockquote>Price "
+	                   "ok?</blockquote></div>";
+	char *t = text_from_html(html, strlen(html));
+	char *s = text_strip_reply(t);
+
+	(void)state;
+	assert_string_equal(s, "Deal.");
+	free(t);
+	free(s);
+}
+
+struct norm_case {
+	const char *name;
+	const char *in;
+	size_t len; /* 0: strlen */
+	const char *want;
+};
+
+static const struct norm_case norm_cases[] = {
+    {"crlf", "a\r\nb\rc", 0, "a\nb\nc"},
+    {"controls removed",
+     "a\x01\x02"
+     "b\tc\x7f",
+     0, "ab\tc"},
+    {"invalid utf-8", "caf\xe9 \xc3\x28 ok", 0, "caf\xef\xbf\xbd \xef\xbf\xbd( ok"},
+    {"overlong and surrogate", "\xc0\xaf|\xed\xa0\x80", 0,
+     "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    {"blank runs collapse", "a\n\n\n\n\nb\n \n\t\n\nc", 0, "a\n\n\nb\n\n\nc"},
+    {"trim", "\n\n   hello  \n\n", 0, "hello"},
+    {"embedded nul", "a\0b", 3, "ab"},
+    {"valid multibyte kept", "Grüße – ø 😀", 0, "Grüße – ø 😀"},
+    {"truncated sequence at end", "ok\xe2\x82", 0, "ok\xef\xbf\xbd\xef\xbf\xbd"},
+};
+
+static void test_normalize(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(norm_cases); i++) {
+		const struct norm_case *c = &norm_cases[i];
+		char *got = text_normalize(c->in, c->len ? c->len : strlen(c->in));
+
+		if (strcmp(got, c->want) != 0)
+			print_error("case '%s':\n got: [%s]\nwant: [%s]\n", c->name, got, c->want);
+		assert_string_equal(got, c->want);
+		free(got);
+	}
+}
+
+/* Hostile HTML shapes must finish and produce valid output (linear, no crash). */
+static void test_html_hostile(void **state)
+{
+	size_t n = 200000;
+	char *buf = xmalloc(n + 1);
+	char *t;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "<a \"<"[i % 5];
+	buf[n] = '\0';
+	t = text_from_html(buf, n);
+	assert_non_null(t);
+	free(t);
+	memset(buf, '<', n);
+	t = text_from_html(buf, n);
+	assert_int_equal(strspn(t, "<"), strlen(t));
+	free(t);
+	/* Tag-like starts with no '>' anywhere: text, kept whole (and found in one pass). */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "x<ab"[i % 4];
+	t = text_from_html(buf, n);
+	assert_int_equal(strlen(t), n);
+	free(t);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_strip_en),        cmocka_unit_test(test_strip_de),
+	    cmocka_unit_test(test_strip_da),        cmocka_unit_test(test_html),
+	    cmocka_unit_test(test_html_then_strip), cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_html_hostile),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
