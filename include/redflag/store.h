@@ -33,7 +33,17 @@ void store_close(struct store **s);
 /* Last SQLite error text on this connection (valid until the next call). */
 const char *store_errmsg(const struct store *s);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. 0 or -EIO. store_rollback is safe outside a txn. */
+/*
+ * How long a statement waits for another connection's lock before failing with -EAGAIN
+ * (default 5000 ms). Tests shorten it.
+ */
+void store_set_busy_timeout(struct store *s, int ms);
+
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK. 0, -EAGAIN (database locked past the busy timeout)
+ * or -EIO. store_rollback is safe outside a txn. Every function below may likewise return
+ * -EAGAIN where it says -EIO.
+ */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
@@ -41,17 +51,17 @@ int store_rollback(struct store *s);
 /* Sync checkpoint of one mailbox of one account. */
 struct store_mailbox_state {
 	uint32_t uidvalidity;
-	uint32_t last_uid;        /* highest UID stored (0: none yet) */
-	uint64_t highest_modseq;  /* 0 when unknown */
+	uint32_t last_uid;       /* highest UID stored (0: none yet) */
+	uint64_t highest_modseq; /* 0 when unknown */
 };
 
 /* Reads the checkpoint: 0 when found, -ENOENT when the mailbox was never synced, -EIO. */
 int store_mailbox_get(struct store *s, const char *account, const char *mailbox,
-		      struct store_mailbox_state *st);
+                      struct store_mailbox_state *st);
 
 /* Writes the checkpoint (insert or replace). 0 or -EIO. */
 int store_mailbox_set(struct store *s, const char *account, const char *mailbox,
-		      const struct store_mailbox_state *st);
+                      const struct store_mailbox_state *st);
 
 /* One fetched message as it is stored. */
 struct store_message {
@@ -59,10 +69,10 @@ struct store_message {
 	const char *mailbox;
 	uint32_t uidvalidity;
 	uint32_t uid;
-	uint64_t size;              /* server's RFC822.SIZE */
-	const struct message *msg;  /* NULL when unparseable */
-	const char *parse_error;    /* reason when msg is NULL */
-	const char *dedup_key;      /* Message-ID, else "hash:<header hash>", else "uid:<uv>:<uid>" */
+	uint64_t size;             /* server's RFC822.SIZE */
+	const struct message *msg; /* NULL when unparseable */
+	const char *parse_error;   /* reason when msg is NULL */
+	const char *dedup_key; /* Message-ID, else "hash:<header hash>", else "uid:<uv>:<uid>" */
 	const struct clients_match *who; /* NULL when msg is NULL */
 };
 
@@ -73,12 +83,20 @@ struct store_message {
  * older uidvalidity is re-keyed instead of inserting a duplicate. Creates the client row
  * on first sight; outgoing mail marks the client as one the owner has written to.
  * Returns 1 when a row was inserted, 0 when it already existed or was re-keyed, -EIO.
+ * An unparseable message (msg NULL) is stored with its parse_error ("unparseable" when
+ * none is given) and no client; empty header strings are stored as NULL.
  */
 int store_message_put(struct store *s, const struct store_message *m);
 
+/*
+ * messages.id of the row the last successful store_message_put() inserted, found or
+ * re-keyed (for attaching signals in the same transaction); 0 after a failure.
+ */
+int64_t store_message_last_id(const struct store *s);
+
 struct store_stats {
 	int64_t messages;
-	int64_t clients;      /* clients as store_clients_foreach(need_reply) lists them */
+	int64_t clients; /* clients as store_clients_foreach(need_reply) lists them */
 	int64_t signals;
 	int64_t unparseable;
 };
@@ -94,26 +112,31 @@ struct store_mailbox_row {
 	int64_t messages;
 };
 
-/* Calls fn for every synced mailbox (ordered by account, mailbox); stops on nonzero return. */
-int store_mailboxes_foreach(struct store *s, int (*fn)(void *arg, const struct store_mailbox_row *r),
-			    void *arg);
+/*
+ * Calls fn for every synced mailbox (ordered by account, mailbox); stops on fn's nonzero
+ * return and returns it. Row strings are valid only during the call. fn must not call
+ * the same foreach again (the statement is shared).
+ */
+int store_mailboxes_foreach(struct store *s,
+                            int (*fn)(void *arg, const struct store_mailbox_row *r), void *arg);
 
 struct store_client_row {
 	int64_t id;
 	const char *name;
 	bool configured;
-	bool owner_wrote;     /* the owner has written to them */
+	bool owner_wrote; /* the owner has written to them */
 	int64_t messages_in;
 	int64_t messages_out;
-	int64_t first_date;   /* UTC seconds; 0 when unknown */
+	int64_t first_date; /* UTC seconds; 0 when unknown */
 	int64_t last_date;
 };
 
 /*
  * Calls fn for each client (configured ones, plus automatic ones the owner has written to;
- * all automatic ones when need_reply is false), ordered by message count descending.
+ * all automatic ones when need_reply is false), ordered by message count descending, then
+ * name. Returns like store_mailboxes_foreach().
  */
 int store_clients_foreach(struct store *s, bool need_reply,
-			  int (*fn)(void *arg, const struct store_client_row *r), void *arg);
+                          int (*fn)(void *arg, const struct store_client_row *r), void *arg);
 
 #endif
