@@ -77,18 +77,37 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 char *text_normalize(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
-	struct strbuf b = STRBUF_INIT;
-	size_t i = 0, line_start = 0, blank_run = 0;
+	/* Worst case every byte becomes U+FFFD (3 bytes): one allocation, no per-byte growth. */
+	char *out = xmalloc(len * 3 + 1);
+	size_t o = 0, i = 0, line_start = 0, blank_run = 3; /* 3: drop leading blank lines */
 	bool line_blank = true, at_start = true;
 
-	strbuf_append(&b, "", 0);
-	/* Leading blank lines are dropped by starting in "blank run" mode. */
-	blank_run = 3;
 	while (i < len) {
 		unsigned char c = s[i];
 		uint32_t cp;
 		size_t n;
 
+		if (c >= 0x20 && c < 0x7F) {
+			/* Printable ASCII run: the common case, copied in one go. */
+			size_t k = i;
+
+			while (k < len && s[k] >= 0x20 && s[k] < 0x7F)
+				k++;
+			if (line_blank) {
+				size_t f = i;
+
+				while (f < k && s[f] == ' ')
+					f++;
+				if (f < k)
+					line_blank = false;
+				if (at_start)
+					i = f; /* leading whitespace of the whole text */
+			}
+			memcpy(out + o, s + i, k - i);
+			o += k - i;
+			i = k;
+			continue;
+		}
 		if (c == '\r' || c == '\n') {
 			/* CRLF, lone CR and LF all end a line. */
 			if (c == '\r' && i + 1 < len && s[i + 1] == '\n')
@@ -97,51 +116,45 @@ char *text_normalize(const char *text, size_t len)
 			if (line_blank) {
 				/* Whitespace-only lines become empty; runs longer than two
 				 * collapse. */
-				b.len = line_start;
-				b.data[b.len] = '\0';
+				o = line_start;
 				if (++blank_run > 2)
 					continue;
 			} else {
 				blank_run = 0;
 				at_start = false;
 			}
-			strbuf_appendc(&b, '\n');
-			line_start = b.len;
+			out[o++] = '\n';
+			line_start = o;
 			line_blank = true;
 			continue;
 		}
 		if (c < 0x80) {
 			i++;
-			if ((c < 0x20 && c != '\t') || c == 0x7F)
-				continue;
-			if (c != ' ' && c != '\t')
-				line_blank = false;
-			if (line_blank && at_start)
-				continue; /* leading whitespace of the whole text */
-			strbuf_appendc(&b, (char)c);
-			continue;
+			if (c == '\t' && !(line_blank && at_start))
+				out[o++] = '\t';
+			continue; /* other C0 controls and DEL are dropped */
 		}
 		n = utf8_seq(s + i, len - i, &cp);
+		line_blank = false;
 		if (n == 0) {
-			put_utf8(&b, 0xFFFD);
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
 			i++;
-			line_blank = false;
 			continue;
 		}
 		i += n;
-		if (cp >= 0x80 && cp <= 0x9F)
-			continue; /* C1 controls */
-		if (cp == 0xFEFF)
-			continue; /* byte-order marks mid-text */
-		line_blank = false;
-		strbuf_append(&b, s + i - n, n);
+		if ((cp >= 0x80 && cp <= 0x9F) || cp == 0xFEFF)
+			continue; /* C1 controls, byte-order marks mid-text */
+		memcpy(out + o, s + i - n, n);
+		o += n;
 	}
-	/* Trim trailing whitespace and newlines. */
-	while (b.len > 0 &&
-	       (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
-		b.len--;
-	b.data[b.len] = '\0';
-	return strbuf_detach(&b, NULL);
+	while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' ' || out[o - 1] == '\t'))
+		o--;
+	out[o] = '\0';
+	/* Give back the slack of the worst-case allocation when it is large. */
+	if (len * 3 + 1 - o > 4096)
+		out = xreallocarray(out, o + 1, 1);
+	return out;
 }
 
 /* ---------------------------------------------------------------- HTML */
@@ -582,11 +595,12 @@ static bool line_is_quote(const struct line *l)
  */
 static bool is_attribution(struct line t, bool next_quoted)
 {
-	bool addr = memchr(t.s, '@', t.n) != NULL;
-	bool digit = line_has_digit(&t);
+	bool addr, digit;
 
 	if (t.n < 6 || t.n > 400 || t.s[t.n - 1] != ':')
 		return false;
+	addr = memchr(t.s, '@', t.n) != NULL;
+	digit = line_has_digit(&t);
 	/* en */
 	if (line_ends_ci(&t, " wrote:") || line_ends_ci(&t, "> wrote:")) {
 		if (line_prefix_ci(&t, "On ") && (digit || addr))
@@ -641,9 +655,10 @@ static bool is_separator(struct line t)
 		us++;
 	if (us >= 20 && us == t.n)
 		return true; /* Outlook's "________________________________" */
-	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
-		if (line_prefix_ci(&t, starts[i]))
-			return true;
+	if (strchr("BASbas", t.s[0]))
+		for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
+			if (line_prefix_ci(&t, starts[i]))
+				return true;
 	if (t.n < 6 || t.s[0] != '-' || t.s[1] != '-' || t.s[2] != '-')
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(seps); i++)
@@ -695,7 +710,8 @@ static bool is_mobile_footer(struct line t)
 	    "Sendt fra Outlook",    "Sendt fra Mail",       "Sendt fra Yahoo",
 	};
 
-	if (t.n > 80)
+	/* Cheap first-letter filter: this runs on every line. */
+	if (t.n > 80 || t.n < 8 || !strchr("SGVsgv", t.s[0]))
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(footers); i++) {
 		if (!line_prefix_ci(&t, footers[i]))
@@ -753,6 +769,8 @@ static bool is_disclaimer(struct line t)
 	    "Denne meddelelse kan indeholde fortrolig",
 	};
 
+	if (t.n < 10 || !strchr("TCDHtcdh", t.s[0]))
+		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
 		if (line_prefix_ci(&t, starts[i]))
 			return true;
