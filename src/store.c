@@ -412,6 +412,31 @@ static int journal_mode_cb(void *arg, int n, char **vals, char **names)
 	return 0;
 }
 
+/*
+ * Puts the database in WAL mode; *wal tells whether it is. WAL mode is persistent, so this
+ * is a read on every open but the first. Switching needs an exclusive lock, and SQLite
+ * reports BUSY there without consulting the busy handler when another process is opening
+ * the same fresh file at the same moment: retry for up to 5 s (the busy timeout).
+ */
+static int wal_mode(struct store *s, bool *wal)
+{
+	const char *sql = "PRAGMA journal_mode";
+	int64_t deadline = now_ms() + 5000;
+	int rc;
+
+	for (;;) {
+		rc = sqlite3_exec(s->db, sql, journal_mode_cb, wal, NULL);
+		if (rc == SQLITE_OK && (*wal || strchr(sql, '=') != NULL))
+			return rc;
+		if (rc == SQLITE_OK)
+			sql = "PRAGMA journal_mode = WAL";
+		else if ((rc & 0xff) == SQLITE_BUSY && now_ms() < deadline)
+			sqlite3_sleep(10);
+		else
+			return rc;
+	}
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *s = NULL;
@@ -454,7 +479,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		goto fail;
 	}
 	/* See the durability argument at the top of this file. */
-	rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", journal_mode_cb, &wal, NULL);
+	rc = memory ? SQLITE_OK : wal_mode(s, &wal);
 	if (rc != SQLITE_OK) {
 		r = db_fail(s, rc, "journal_mode");
 		goto fail;

@@ -302,6 +302,44 @@ static void test_reopen_noop(void **state)
 	store_close(&s);
 }
 
+/*
+ * Several processes open the same fresh file at once (daemon and a `stats` command, say):
+ * each must succeed, and the schema is created exactly once.
+ */
+static void test_concurrent_first_open(void **state)
+{
+	enum { N = 6 };
+	struct fx *f = *state;
+	pid_t pids[N];
+	int failed = 0;
+
+	for (int i = 0; i < N; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store *s = NULL;
+			char err[256];
+			int r = store_open(f->db, &s, err, sizeof(err));
+
+			if (r != 0)
+				fprintf(stderr, "child %d: %d %s\n", i, r, err);
+			store_close(&s);
+			_exit(r == 0 ? 0 : 1);
+		}
+	}
+	/* Reap every child before asserting, so none outlives the test directory. */
+	for (int i = 0; i < N; i++) {
+		int status = 0;
+
+		if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	assert_int_equal(failed, 0);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(file_mode(f->db), 0600);
+}
+
 static void test_newer_schema(void **state)
 {
 	struct fx *f = *state;
@@ -882,6 +920,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fresh_schema, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_noop, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_first_open, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_mode_repaired, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_put_idempotent, fx_setup, fx_teardown),
