@@ -23,7 +23,10 @@ struct store;
 /*
  * Opens (creating if needed, mode 0600) and migrates the database at path. Returns 0, or a
  * negative errno with err set (-EIO for SQLite errors, -EPROTO when the file's schema is
- * newer than this program).
+ * newer than this program, the errno of open()/stat()/chmod() for file-system errors such
+ * as -ENOENT for a missing directory). A group- or world-accessible database (or -wal/-shm)
+ * is chmod-ed to 0600 with a warning. Opening several stores on one file in one process
+ * is fine.
  */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 
