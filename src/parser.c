@@ -253,7 +253,7 @@ static void worker_died(struct parser *p, char *err, size_t errlen)
 	if (status != -1 && WIFSIGNALED(status))
 		snprintf(err, errlen, "parser crashed: signal %d", WTERMSIG(status));
 	else if (status != -1 && WIFEXITED(status))
-		snprintf(err, errlen, "parser exited with status %d", WEXITSTATUS(status));
+		snprintf(err, errlen, "parser crashed: exit status %d", WEXITSTATUS(status));
 	else
 		snprintf(err, errlen, "parser crashed");
 }
