@@ -301,12 +301,6 @@ static size_t scan_header(const char *raw, size_t len, size_t max_bytes, struct 
 	size_t pos = 0, nfields = 0;
 	int cur = -1;
 
-	/* An mbox "From " line in front of the header is harmless. */
-	if (len > 5 && memcmp(raw, "From ", 5) == 0) {
-		const char *nl = memchr(raw, '\n', len);
-
-		pos = nl ? (size_t)(nl - raw) + 1 : len;
-	}
 	while (pos < len) {
 		const char *line = raw + pos;
 		const char *nl = memchr(line, '\n', len - pos);
@@ -730,6 +724,32 @@ static void walk_part(struct walk *w, struct mailmime *mm, unsigned depth, struc
 		struct strbuf best = STRBUF_INIT;
 		bool best_html = false, have = false;
 
+		/*
+		 * Fast path: a direct text/plain child is the answer, and converting the HTML
+		 * twin we would throw away is most of the cost of such a message.
+		 */
+		for (clistiter *it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list);
+		     it != NULL && !have; it = clist_next(it)) {
+			struct mailmime *c = clist_content(it);
+			const char *st;
+			bool h = false;
+
+			if (c == NULL || c->mm_type != MAILMIME_SINGLE ||
+			    content_kind(c->mm_content_type, &st) != MAILMIME_DISCRETE_TYPE_TEXT ||
+			    strcasecmp(st, "plain") != 0)
+				continue;
+			walk_part(w, c, depth + 1, &best, &h);
+			have = best.len > 0;
+		}
+		if (have) {
+			if (out->len > 0)
+				strbuf_append(out, "\n\n", 2);
+			strbuf_append(out, best.data, best.len);
+			strbuf_release(&best);
+			return;
+		}
+		strbuf_release(&best);
+
 		for (clistiter *it = clist_begin(mm->mm_data.mm_multipart.mm_mp_list); it != NULL;
 		     it = clist_next(it)) {
 			struct strbuf alt = STRBUF_INIT;
@@ -855,6 +875,18 @@ int message_parse(const char *raw, size_t len, const struct message_limits *lim,
 	*out = NULL;
 	if (lim == NULL)
 		lim = &deflim;
+	/* Files saved by Windows tools may start with a UTF-8 byte-order mark. */
+	if (len >= 3 && memcmp(raw, "\xef\xbb\xbf", 3) == 0)
+		raw += 3, len -= 3;
+	/* So may an mbox "From " line; libetpan would take it for the body. */
+	if (len > 5 && memcmp(raw, "From ", 5) == 0) {
+		const char *nl = memchr(raw, '\n', len);
+		size_t skip = nl ? (size_t)(nl - raw) + 1 : len;
+
+		/* ("From : x" is an old mailer's From field, not an mbox line.) */
+		if (field_name_len(raw, skip) == 0)
+			raw += skip, len -= skip;
+	}
 	memset(h, 0, sizeof(h));
 	body_off = scan_header(raw, len, lim->max_header_bytes, h, &trunc);
 	if (len == 0 || body_off == (size_t)-1) {

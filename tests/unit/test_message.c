@@ -275,7 +275,9 @@ static void test_ids_and_hash(void **state)
 	d = parse_str("Message-ID: <abc@x.dk>\r\nIn-Reply-To: <p1@x.dk>\r\nFrom: a@b.dk\r\n\r\n");
 	assert_string_equal(d->thread_id, "p1@x.dk");
 	message_free(&d);
-	d = parse_str("Message-ID: <abc@x.dk>\r\nFrom: a@b.dk\r\n\r\n");
+	d = parse_str("\xef\xbb\xbf"
+	              "From - Mon Mar  3 10:12:00 2025\r\nMessage-ID: <abc@x.dk>\r\n"
+	              "From: a@b.dk\r\n\r\n");
 	assert_string_equal(d->thread_id, "abc@x.dk");
 	assert_string_equal(d->body, "");
 	message_free(&a);
