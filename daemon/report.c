@@ -151,7 +151,9 @@ int cmd_clients(const struct options *opt, int argc, char **argv)
 	if (o.json)
 		strbuf_appends(&o.buf, "]\n");
 	else if (o.n == 0)
-		strbuf_appends(&o.buf, "(no clients yet: run `redflagd sync --once` first)\n");
+		strbuf_appends(&o.buf, "(no clients yet: a counterparty becomes a client once you "
+		                       "have written to them;\n"
+		                       " run `redflagd sync --once` to import mail)\n");
 	fputs(o.buf.data, stdout);
 	status = EXIT_OK;
 out:

@@ -162,6 +162,8 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 		                 ? info.uidnext - 1 - st.last_uid
 		                 : info.exists;
 
+	if (ctx->progress != NULL)
+		ctx->progress(ctx->arg, &prog); /* done == 0: the mailbox starts */
 	for (;;) {
 		struct batch b = {
 		    .ctx = ctx,
@@ -172,7 +174,8 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 		    .err = err,
 		    .errlen = errlen,
 		};
-		uint32_t last = st.last_uid;
+		uint32_t last = st.last_uid, prev = st.last_uid;
+		bool progressed;
 		int n;
 
 		/* UIDNEXT says whether anything is new without a FETCH round trip. */
@@ -191,7 +194,7 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 			store_rollback(ctx->store);
 			return b.error != 0 ? b.error : n;
 		}
-		if (n > 0 || reset) {
+		if (last > st.last_uid || reset) {
 			st.last_uid = last;
 			if (store_mailbox_set(ctx->store, acct->name, mailbox, &st) < 0) {
 				snprintf(err, errlen, "store: %s", store_errmsg(ctx->store));
@@ -205,6 +208,7 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 			return -EIO;
 		}
 		reset = false;
+		progressed = last > prev;
 		res->stored += b.stored;
 		res->unparseable += b.unparseable;
 		prog.done += (uint64_t)n;
@@ -212,7 +216,8 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 			prog.total = prog.done;
 		if (ctx->progress != NULL && n > 0)
 			ctx->progress(ctx->arg, &prog);
-		if (n == 0 || (unsigned)n < acct->batch_size)
+		/* Nothing covered: the mailbox is read to its end (and no UIDNEXT said so). */
+		if (!progressed)
 			break;
 	}
 	prog.finished = true;

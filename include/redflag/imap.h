@@ -25,7 +25,7 @@
 struct imap_session;
 
 struct imap_params {
-	const char *host;     /* name or IP literal; also the name verified in the certificate */
+	const char *host; /* name or IP literal; also the name verified in the certificate */
 	unsigned port;
 	enum rf_tls tls;
 	enum rf_auth auth;
@@ -54,16 +54,18 @@ int imap_find_sent(struct imap_session *s, char **name, char *err, size_t errlen
 
 struct imap_mailbox {
 	uint32_t uidvalidity;
-	uint32_t uidnext;  /* 0 when the server did not say */
+	uint32_t uidnext; /* 0 when the server did not say */
 	uint32_t exists;
 };
 
 /* EXAMINE mailbox (read-only). 0, -ENOENT when it does not exist, or an error. */
 int imap_examine(struct imap_session *s, const char *mailbox, struct imap_mailbox *out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 
 /*
- * Called once per fetched message, in ascending UID order. raw is a complete RFC 822
+ * Called once per fetched message. Within one imap_fetch() call the order is not by UID
+ * (messages with the same part layout are fetched together); callers commit a whole call's
+ * messages at once, so the order does not matter to them. raw is a complete RFC 822
  * message made of the real header and the text parts only (text/plain, text/html and
  * message/rfc822 headers; attachments are left out, each text part cut at the size ceiling);
  * it is valid only during the call. size is the server's RFC822.SIZE. A nonzero return
@@ -76,12 +78,13 @@ typedef int (*imap_message_fn)(void *arg, uint32_t uid, const char *raw, size_t 
  * of them, using BODYSTRUCTURE to fetch only headers and text parts (each cut at
  * max_part_bytes). UIDs below from_uid that servers return for "n:*" are dropped. Memory
  * stays bounded: bodies are fetched in groups of bounded size and freed after the callback.
- * On return *last_uid is the highest UID delivered (unchanged when none). Returns the number
- * of messages delivered (0: nothing new), the callback's nonzero value, or a negative errno.
+ * On return *last_uid is the highest UID this call covered (messages expunged meanwhile
+ * included; unchanged when there were none). Returns the number of messages delivered, the
+ * callback's nonzero value, or a negative errno.
  */
 int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
-	       uint64_t max_part_bytes, imap_message_fn fn, void *arg, uint32_t *last_uid, char *err,
-	       size_t errlen);
+               uint64_t max_part_bytes, imap_message_fn fn, void *arg, uint32_t *last_uid,
+               char *err, size_t errlen);
 
 /*
  * IDLE on the examined mailbox until the server reports a change (new EXISTS or EXPUNGE),
