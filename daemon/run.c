@@ -170,6 +170,24 @@ static struct sync_ctx runtime_ctx(struct runtime *rt)
 	};
 }
 
+/*
+ * For benchmarks: the daemon's peak memory. VmHWM, not getrusage(): ru_maxrss carries over
+ * the high-water mark of the process that forked and exec'd us (a big Python test harness,
+ * say), VmHWM starts afresh at exec.
+ */
+static void log_peak_rss(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			log_debug("peak RSS:%s", str_trim(line + 6));
+	fclose(f);
+}
+
 int cmd_sync(const struct options *opt, int argc, char **argv)
 {
 	struct runtime rt;
@@ -212,6 +230,7 @@ int cmd_sync(const struct options *opt, int argc, char **argv)
 		}
 	}
 	runtime_close(&rt);
+	log_peak_rss();
 	return status;
 }
 
