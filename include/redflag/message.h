@@ -19,13 +19,16 @@
 
 /* Ceilings applied while parsing; a message over one is still parsed, truncated. */
 struct message_limits {
-	size_t max_text_bytes;  /* clean text kept (default 256 KiB) */
-	size_t max_addresses;   /* recipients kept (default 100) */
-	size_t max_header_bytes;/* header bytes considered (default 256 KiB) */
-	unsigned max_depth;     /* MIME nesting followed (default 20) */
+	size_t max_text_bytes;   /* clean text kept (default 256 KiB) */
+	size_t max_addresses;    /* recipients kept (default 100) */
+	size_t max_header_bytes; /* header bytes considered (default 256 KiB) */
+	unsigned max_depth;      /* MIME nesting followed (default 20) */
 };
 
-#define MESSAGE_LIMITS_DEFAULT {256 * 1024, 100, 256 * 1024, 20}
+#define MESSAGE_LIMITS_DEFAULT                                                                     \
+	{                                                                                          \
+		256 * 1024, 100, 256 * 1024, 20                                                    \
+	}
 
 struct message_addr {
 	char *name; /* display name, decoded; "" when none */
@@ -42,19 +45,21 @@ enum {
 };
 
 struct message {
-	char *message_id;   /* Message-ID without angle brackets; "" when missing */
-	char *in_reply_to;  /* first In-Reply-To id, no brackets; "" when none */
-	char *thread_id;    /* first References id, else in_reply_to, else message_id; no brackets */
-	char *header_hash;  /* hex digest of Date, From, To, Subject: de-duplication without a Message-ID */
-	char *subject;      /* decoded (RFC 2047), whitespace folded; "" when none */
-	int64_t date;       /* Date header as UTC seconds since the epoch; 0 when missing/invalid */
-	int tz_offset_min;  /* the Date header's zone offset in minutes east of UTC */
-	struct message_addr from;   /* first From mailbox (Sender when From is missing) */
-	struct message_addr *rcpt;  /* To, then Cc (Bcc when present) */
+	char *message_id;  /* Message-ID without angle brackets; "" when missing */
+	char *in_reply_to; /* first In-Reply-To id, no brackets; "" when none */
+	char *thread_id;   /* first References id, else in_reply_to, else message_id; no brackets */
+	char *header_hash; /* hex digest of Date, From, To, Subject: de-duplication without a
+	                      Message-ID */
+	char *subject;     /* decoded (RFC 2047), whitespace folded; "" when none */
+	int64_t date;      /* Date header as UTC seconds since the epoch; 0 when missing/invalid */
+	int tz_offset_min; /* the Date header's zone offset in minutes east of UTC */
+	struct message_addr from;  /* first From mailbox (Sender when From is missing) */
+	struct message_addr *rcpt; /* To, then Cc (Bcc when present) */
 	size_t n_rcpt;
-	unsigned flags;     /* MESSAGE_* */
-	char *body;         /* decoded text of the message (HTML converted), quotes included */
-	char *text;         /* the author's own new text: quotes, forwards, signatures, disclaimers removed */
+	unsigned flags; /* MESSAGE_* */
+	char *body;     /* decoded text of the message (HTML converted), quotes included */
+	char *
+	    text; /* the author's own new text: quotes, forwards, signatures, disclaimers removed */
 };
 
 /*
@@ -64,7 +69,7 @@ struct message {
  * rather than failing.
  */
 int message_parse(const char *raw, size_t len, const struct message_limits *lim,
-		  struct message **out, char *err, size_t errlen);
+                  struct message **out, char *err, size_t errlen);
 
 /* Frees m and NULLs the pointer; NULL is fine. */
 void message_free(struct message **m);

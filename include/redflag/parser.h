@@ -18,12 +18,15 @@ struct parser;
 
 struct parser_options {
 	struct message_limits limits;
-	unsigned timeout_ms;   /* per message (default 10000) */
-	size_t memory_limit;   /* worker address-space limit in bytes (default 512 MiB) */
-	size_t max_input;      /* largest raw message accepted (default 64 MiB); larger: -E2BIG */
+	unsigned timeout_ms; /* per message (default 10000) */
+	size_t memory_limit; /* worker address-space limit in bytes (default 512 MiB) */
+	size_t max_input;    /* largest raw message accepted (default 64 MiB); larger: -E2BIG */
 };
 
-#define PARSER_OPTIONS_DEFAULT {MESSAGE_LIMITS_DEFAULT, 10000, 512u << 20, 64u << 20}
+#define PARSER_OPTIONS_DEFAULT                                                                     \
+	{                                                                                          \
+		MESSAGE_LIMITS_DEFAULT, 10000, 512u << 20, 64u << 20                               \
+	}
 
 /* Starts a worker. Returns 0, or a negative errno when fork/socketpair fail. */
 int parser_new(const struct parser_options *opt, struct parser **out);
@@ -34,7 +37,7 @@ int parser_new(const struct parser_options *opt, struct parser **out);
  * over max_input. Any other negative errno means the worker could not be restarted.
  */
 int parser_parse(struct parser *p, const char *raw, size_t len, struct message **out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 
 /* Stops the worker, frees p and NULLs the pointer; NULL is fine. */
 void parser_free(struct parser **p);
