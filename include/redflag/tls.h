@@ -23,6 +23,6 @@ struct tls_der {
  * loaded; -EINVAL for an empty or undecodable chain.
  */
 int tls_verify_chain(const struct tls_der *chain, size_t n, const char *host, const char *ca_file,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 
 #endif
