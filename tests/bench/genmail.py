@@ -1144,7 +1144,7 @@ def generate(maildir, seed=42, messages=20000, senders=200, attach_share=0.10, d
     _prepare(maildir)
     if demo:
         clients, autos = demo_world()
-        start, days = datetime(2025, 1, 2), 364
+        start, days = datetime(2025, 1, 2), 350
     else:
         clients, autos = build_world(rng, senders)
         start, days = datetime(2024, 1, 1), 730
