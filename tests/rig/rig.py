@@ -6,7 +6,7 @@ Standard library only; run with Debian's /usr/bin/python3.
 
     with Dovecot(workdir) as d:
         d.append("INBOX", raw_bytes)
-        write_config(path, d, db=...)
+        redflagd_config(path, d, db=...)
 """
 
 import imaplib
@@ -18,10 +18,12 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 
 LOOPBACK = "127.0.0.1"
 USER = "owner"
 PASSWORD = "secret"
+MAX_MESSAGES = 100000  # ceiling for one append_many/deliver_many call
 
 
 def free_port():
@@ -189,11 +191,43 @@ class Dovecot:
         self.stop()
 
     def log_text(self):
+        """Everything Dovecot logged so far (log_path)."""
         try:
             with open(self.log_path, errors="replace") as f:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+    def log_mark(self):
+        """The current end of the log, for log_since() and wait_log()."""
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, mark):
+        """What Dovecot logged after log_mark() returned mark."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(mark)
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, mark=0, timeout=10.0):
+        """Waits (bounded) until a log line after mark matches the regex pattern and returns
+        that line. Dovecot's log process writes asynchronously, so a line about a connection
+        can appear after the client has already exited."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_since(mark).splitlines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no log line matching {pattern!r} after {timeout} s:\n"
+                                   + self.log_since(mark)[-3000:])
+            time.sleep(0.05)
 
     # ---- IMAP helpers over the plain port (the server under test is the same) ----
 
@@ -202,19 +236,27 @@ class Dovecot:
         m.login(self.user, self.password)
         return m
 
-    def append(self, mailbox, raw, flags="", date=None):
-        self.append_many(mailbox, [raw], flags, date)
+    def append(self, mailbox, raw, flags=(), date=None):
+        """APPENDs one message; raises if the server refuses it."""
+        if self.append_many(mailbox, [raw], flags, date):
+            raise RuntimeError(f"the server refused the message for {mailbox}")
 
-    def append_many(self, mailbox, raws, flags="", date=None):
+    def append_many(self, mailbox, raws, flags=(), date=None):
         """APPENDs every message in raws (bytes, any line ending) over one connection.
-        Returns the number the server refused."""
+        flags: a tuple such as ("\\Seen",) or an IMAP list string "(\\Seen)".
+        Returns the number the server refused. Bounded: at most MAX_MESSAGES messages and
+        a 30 s socket timeout per command."""
+        raws = list(raws)
+        if len(raws) > MAX_MESSAGES:
+            raise ValueError(f"{len(raws)} messages: more than {MAX_MESSAGES}")
+        flags = _flag_list(flags)
         refused = 0
         m = self.connect()
         try:
             for raw in raws:
                 raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
                 try:
-                    typ, _ = m.append(mailbox, flags or None,
+                    typ, _ = m.append(_quote(mailbox), flags,
                                       imaplib.Time2Internaldate(date) if date else None, raw)
                     refused += typ != "OK"
                 except imaplib.IMAP4.error:
@@ -223,11 +265,39 @@ class Dovecot:
             m.logout()
         return refused
 
+    def deliver_many(self, mailbox, raws):
+        """Writes messages straight into the server's maildir (what a local delivery agent
+        does), for mailboxes of many thousand messages where APPEND would take minutes.
+        Dovecot assigns UIDs when the mailbox is next opened. Returns the count written."""
+        raws = list(raws)
+        if len(raws) > MAX_MESSAGES:
+            raise ValueError(f"{len(raws)} messages: more than {MAX_MESSAGES}")
+        if mailbox != "INBOX":
+            self.uids(mailbox)  # makes sure Dovecot knows the folder (and created it)
+        box = self.maildir if mailbox == "INBOX" else os.path.join(self.maildir,
+                                                                   "." + mailbox.replace("/", "."))
+        nobody = pwd.getpwnam("nobody")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(box, sub), mode=0o700, exist_ok=True)
+        for p in (self.maildir, box, *(os.path.join(box, s) for s in ("cur", "new", "tmp"))):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        tag = uuid.uuid4().hex[:12]
+        for i, raw in enumerate(raws):
+            name = f"{int(time.time())}.R{tag}P{i}.redflagd-rig"
+            tmp = os.path.join(box, "tmp", name)
+            with open(tmp, "wb") as f:
+                f.write(raw.replace(b"\r\n", b"\n"))
+            os.chown(tmp, nobody.pw_uid, nobody.pw_gid)
+            os.rename(tmp, os.path.join(box, "new", name))
+        return len(raws)
+
     def uids(self, mailbox):
         m = self.connect()
         try:
             m.select(_quote(mailbox), readonly=True)
             typ, data = m.uid("SEARCH", None, "ALL")
+            if typ != "OK":
+                raise RuntimeError(f"UID SEARCH in {mailbox}: {data}")
             return [int(x) for x in data[0].split()]
         finally:
             m.logout()
@@ -241,18 +311,23 @@ class Dovecot:
             m.logout()
 
     def flags(self, mailbox):
-        """uid -> sorted tuple of flags."""
+        """uid -> sorted tuple of flags (without \\Recent), read with EXAMINE."""
         m = self.connect()
         try:
-            m.select(_quote(mailbox), readonly=True)
+            typ, data = m.select(_quote(mailbox), readonly=True)
+            if typ != "OK":
+                raise RuntimeError(f"EXAMINE {mailbox}: {data}")
+            if int(data[0]) == 0:
+                return {}
             typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
             out = {}
             for line in data:
-                if not line:
+                if not line or not isinstance(line, bytes):
                     continue
                 uid = int(re.search(rb"UID (\d+)", line).group(1))
                 fl = re.search(rb"FLAGS \(([^)]*)\)", line).group(1).split()
-                out[uid] = tuple(sorted(f.decode() for f in fl))
+                # \Recent belongs to the session that saw the message first, not to the mail.
+                out[uid] = tuple(sorted(f.decode() for f in fl if f != b"\\Recent"))
             return out
         finally:
             m.logout()
@@ -270,6 +345,14 @@ class Dovecot:
             m.delete(_quote(name))
         finally:
             m.logout()
+
+
+def _flag_list(flags):
+    if not flags:
+        return None
+    if isinstance(flags, str):
+        return flags if flags.startswith("(") else f"({flags})"
+    return "(" + " ".join(flags) + ")"
 
 
 def _quote(name):
@@ -323,14 +406,17 @@ class SmtpSink:
         return out
 
 
-def write_config(path, dovecot, db, tls="none", owner="owner@studio.test", extra="",
-                 account_extra="", mailboxes=("INBOX", "Sent")):
-    """Writes a redflagd config for dovecot and a 0600 password file next to it.
+def redflagd_config(path, dovecot, tls="none", db=None, extra="", account_extra="",
+                    owner="owner@studio.test", mailboxes=("INBOX", "Sent")):
+    """Writes a redflagd config (libconfig) for dovecot and a 0600 password file next to it.
+    db defaults to redflagd.db next to path; extra is appended at top level, account_extra
+    inside the account group.
 
     tls: "none" (plain port, tls = "none"), "implicit" (imaps://localhost, ca_file),
     "starttls" (imap://localhost, ca_file), "implicit-otherca" (trusting the wrong CA).
     """
     d = os.path.dirname(os.path.abspath(path))
+    db = os.path.abspath(db or os.path.join(d, "redflagd.db"))
     pw = os.path.join(d, "imap.pass")
     fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -357,6 +443,11 @@ accounts = ( {{ name = "main"; {acct} user = "{dovecot.user}";
 {extra}
 """)
     return path
+
+
+def write_config(path, dovecot, db, tls="none", **kw):
+    """The first name of redflagd_config(), kept for callers that use it."""
+    return redflagd_config(path, dovecot, tls=tls, db=db, **kw)
 
 
 def rmtree(path):
