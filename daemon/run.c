@@ -39,6 +39,7 @@ struct runtime {
 	int sigfd;
 	bool stop;
 	bool tty;            /* progress lines on stderr */
+	bool progress_shown; /* a progress line is on the terminal, to be ended */
 	int64_t progress_ms; /* last progress line */
 	int64_t mailbox_start_ms;
 };
@@ -84,8 +85,9 @@ static void progress(void *arg, const struct sync_progress *p)
 	rate = secs > 0 ? (double)p->done / secs : 0;
 
 	if (p->finished) {
-		if (rt->tty && p->done > 0)
+		if (rt->progress_shown)
 			fputc('\n', stderr);
+		rt->progress_shown = false;
 		if (p->done > 0)
 			log_info("%s/%s: %llu new messages in %.1f s", p->account, p->mailbox,
 			         (unsigned long long)p->done, secs);
@@ -101,6 +103,7 @@ static void progress(void *arg, const struct sync_progress *p)
 		fprintf(stderr, "\r%s/%s %llu/%llu  %.0f msg/s  ETA %.0f s   ", p->account,
 		        p->mailbox, (unsigned long long)p->done, (unsigned long long)p->total, rate,
 		        eta);
+		rt->progress_shown = true;
 	}
 	sd_notifyf(0, "STATUS=importing %s/%s: %llu/%llu", p->account, p->mailbox,
 	           (unsigned long long)p->done, (unsigned long long)p->total);
