@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,10 +24,15 @@
 #define MAX_TEXT_PARTS 8
 /* MIME nesting followed in BODYSTRUCTURE. */
 #define MAX_DEPTH 12
-/* Bytes of bodies one UID FETCH may bring (estimated from BODYSTRUCTURE sizes). */
-#define GROUP_MAX_BYTES (4u << 20)
-/* Messages per body UID FETCH. */
-#define GROUP_MAX_MESSAGES 250
+/*
+ * Bytes of bodies one window may bring (estimated from BODYSTRUCTURE sizes). A window's
+ * bodies are all held until it is delivered in UID order: this bounds the fetch's memory.
+ */
+#define WINDOW_MAX_BYTES (4u << 20)
+/* Messages per window (and so per body UID FETCH). */
+#define WINDOW_MAX_MESSAGES 250
+/* Messages planned per imap_fetch() call, whatever max_messages says (≈ 800 bytes each). */
+#define PLAN_MAX 1000
 /* A header is not in BODYSTRUCTURE; assume this much for the byte budget. */
 #define HEADER_ESTIMATE 4096
 
@@ -40,6 +46,8 @@ struct imap_session {
 	 * did not include.
 	 */
 	uint32_t examined_exists;
+	/* An I/O, parse or TLS error left the stream in an unknown state: no LOGOUT. */
+	bool dead;
 };
 
 /* One text part to fetch: its section path ("1.2"), or "" for the body of a single part. */
@@ -55,7 +63,7 @@ struct planned {
 	bool multipart;
 	unsigned n_parts;
 	struct part parts[MAX_TEXT_PARTS];
-	char layout[MAX_TEXT_PARTS * 48]; /* the section paths joined: the grouping key */
+	char layout[MAX_TEXT_PARTS * 48 + 8]; /* the section paths joined: the grouping key */
 };
 
 /* ---- errors ---- */
@@ -87,6 +95,12 @@ static int map_error(int r)
 static int fail(struct imap_session *s, int r, const char *what, char *err, size_t errlen)
 {
 	const char *text = s && s->imap && s->imap->imap_response ? s->imap->imap_response : "";
+
+	/* After these the stream is at an unknown point (or gone): LOGOUT would only wait. */
+	if (s != NULL && (r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE ||
+	                  r == MAILIMAP_ERROR_BAD_STATE || r == MAILIMAP_ERROR_FATAL ||
+	                  r == MAILIMAP_ERROR_SSL || r == MAILIMAP_ERROR_PROTOCOL))
+		s->dead = true;
 
 	if (r == MAILIMAP_ERROR_STREAM)
 		snprintf(err, errlen, "%s: connection lost or timed out", what);
@@ -208,6 +222,18 @@ static int authenticate(struct imap_session *s, const struct imap_params *p, cha
 {
 	int r;
 
+	/*
+	 * RFC 3501 LOGINDISABLED: the server will not take a password in the clear. Saying so
+	 * beats sending it anyway and getting a vaguer refusal.
+	 */
+	if (p->tls == RF_TLS_NONE && mailimap_has_extension(s->imap, "LOGINDISABLED")) {
+		snprintf(err, errlen,
+		         "%s:%u: the server refuses passwords without TLS (LOGINDISABLED); "
+		         "use imaps:// or STARTTLS",
+		         p->host, p->port);
+		return -EPROTO;
+	}
+	/* Mechanism PLAIN goes through Cyrus SASL (libsasl2-modules' libplain at run time). */
 	if (p->auth == RF_AUTH_PLAIN)
 		r = mailimap_authenticate(s->imap, "PLAIN", NULL, NULL, NULL, p->user, p->user,
 		                          p->password, NULL);
@@ -290,12 +316,15 @@ int imap_open(const struct imap_params *p, struct imap_session **out, char *err,
 		r = mailimap_socket_starttls_with_callback(s->imap, ssl_setup, s->host);
 		if (r != MAILIMAP_NO_ERROR) {
 			fail(s, r, "STARTTLS failed", err, errlen);
+			s->dead = true;
 			r = -EPROTO;
 			goto fail;
 		}
 		r = verify_stream(s->imap->imap_stream, p->host, p->ca_file, err, errlen);
-		if (r < 0)
+		if (r < 0) {
+			s->dead = true; /* not a word more to an untrusted peer, not even LOGOUT */
 			goto fail;
+		}
 	} else if (p->tls == RF_TLS_NONE) {
 		log_warnx("imap: %s:%u: plaintext connection (tls = \"none\")", p->host, p->port);
 	}
@@ -330,7 +359,7 @@ void imap_close(struct imap_session **sp)
 	if (s == NULL)
 		return;
 	if (s->imap != NULL) {
-		if (s->imap->imap_stream != NULL &&
+		if (!s->dead && s->imap->imap_stream != NULL &&
 		    s->imap->imap_state != MAILIMAP_STATE_DISCONNECTED)
 			mailimap_logout(s->imap); /* best effort, bounded by the timeout */
 		mailimap_free(s->imap);
@@ -443,45 +472,76 @@ static bool is_attachment(const struct mailimap_body_ext_1part *ext)
 	       strcasecmp(ext->bd_disposition->dsp_type, "attachment") == 0;
 }
 
+/* True for a text/<subtype> leaf that is not an attachment. */
+static bool is_text_leaf(const struct mailimap_body *body, const char *subtype)
+{
+	const struct mailimap_body_type_1part *one;
+
+	if (body == NULL || body->bd_type != MAILIMAP_BODY_1PART)
+		return false;
+	one = body->bd_data.bd_body_1part;
+	return one != NULL && one->bd_type == MAILIMAP_BODY_TYPE_1PART_TEXT &&
+	       !is_attachment(one->bd_ext_1part) &&
+	       strcasecmp(one->bd_data.bd_type_text->bd_media_text, subtype) == 0;
+}
+
+static void add_part(struct planned *m, const struct mailimap_body *body, const char *path)
+{
+	const struct mailimap_body_type_text *text =
+	    body->bd_data.bd_body_1part->bd_data.bd_type_text;
+
+	if (m->n_parts >= MAX_TEXT_PARTS)
+		return;
+	snprintf(m->parts[m->n_parts].path, sizeof(m->parts[0].path), "%s", path);
+	m->parts[m->n_parts].size = text->bd_fields ? text->bd_fields->bd_size : 0;
+	m->n_parts++;
+}
+
 /*
  * Collects the text/plain and text/html leaves of body into m->parts. path is the section
  * of body ("" for the top level). message/rfc822 parts are forwarded mail, not the author's
- * words: skipped, like attachments.
+ * words: skipped, like attachments. Of a multipart/alternative only one rendering is taken
+ * (text/plain when there is one): the synthetic message flattens everything into
+ * multipart/mixed, where both twins would read as the same text twice.
  */
 static void plan_parts(struct planned *m, const struct mailimap_body *body, const char *path,
                        unsigned depth)
 {
-	if (body == NULL || depth > MAX_DEPTH)
+	if (body == NULL || depth > MAX_DEPTH || m->n_parts >= MAX_TEXT_PARTS)
 		return;
 	if (body->bd_type == MAILIMAP_BODY_MPART) {
-		unsigned i = 1;
+		const struct mailimap_body_type_mpart *mp = body->bd_data.bd_body_mpart;
+		bool alternative = mp->bd_media_subtype != NULL &&
+		                   strcasecmp(mp->bd_media_subtype, "alternative") == 0;
+		char sub[48];
+		unsigned i;
+		clistiter *it;
 
-		for (clistiter *it = clist_begin(body->bd_data.bd_body_mpart->bd_list); it;
-		     it = clist_next(it), i++) {
-			char sub[48];
+		if (alternative) {
+			for (it = clist_begin(mp->bd_list), i = 1; it; it = clist_next(it), i++) {
+				if (!is_text_leaf(clist_content(it), "plain"))
+					continue;
+				if (snprintf(sub, sizeof(sub), "%s%s%u", path, *path ? "." : "",
+				             i) < (int)sizeof(sub))
+					add_part(m, clist_content(it), sub);
+				return;
+			}
+		}
+		for (it = clist_begin(mp->bd_list), i = 1; it; it = clist_next(it), i++) {
+			unsigned before = m->n_parts;
 
 			if (snprintf(sub, sizeof(sub), "%s%s%u", path, *path ? "." : "", i) >=
 			    (int)sizeof(sub))
 				return;
 			plan_parts(m, clist_content(it), sub, depth + 1);
+			/* The first rendering that has text is the one. */
+			if (alternative && m->n_parts > before)
+				return;
 		}
 		return;
 	}
-	{
-		const struct mailimap_body_type_1part *one = body->bd_data.bd_body_1part;
-		const struct mailimap_body_type_text *text;
-
-		if (one == NULL || one->bd_type != MAILIMAP_BODY_TYPE_1PART_TEXT ||
-		    is_attachment(one->bd_ext_1part) || m->n_parts >= MAX_TEXT_PARTS)
-			return;
-		text = one->bd_data.bd_type_text;
-		if (strcasecmp(text->bd_media_text, "plain") != 0 &&
-		    strcasecmp(text->bd_media_text, "html") != 0)
-			return;
-		snprintf(m->parts[m->n_parts].path, sizeof(m->parts[0].path), "%s", path);
-		m->parts[m->n_parts].size = text->bd_fields ? text->bd_fields->bd_size : 0;
-		m->n_parts++;
-	}
+	if (is_text_leaf(body, "plain") || is_text_leaf(body, "html"))
+		add_part(m, body, path);
 }
 
 static void plan_message(struct planned *m, const struct mailimap_body *body)
@@ -498,12 +558,13 @@ static void plan_message(struct planned *m, const struct mailimap_body *body)
 	} else {
 		plan_parts(m, body, "", 0);
 	}
+	/* Sized for MAX_TEXT_PARTS full paths and separators: snprintf never truncates here. */
 	m->layout[0] = '\0';
 	for (unsigned i = 0; i < m->n_parts; i++)
 		off += (size_t)snprintf(m->layout + off, sizeof(m->layout) - off, "%s%s",
 		                        i ? "," : "", m->parts[i].path[0] ? m->parts[i].path : "T");
 	if (m->multipart)
-		off += (size_t)snprintf(m->layout + off, sizeof(m->layout) - off, "%s", "|M");
+		snprintf(m->layout + off, sizeof(m->layout) - off, "%s", "|M");
 }
 
 /* Parses "1.2.3" into a section part list. */
@@ -635,6 +696,7 @@ static void assemble(struct strbuf *out, const struct planned *m,
 {
 	const struct mailimap_msg_att_body_section *hdr = find_section(att, "HEADER");
 	char boundary[64];
+	uint64_t rnd = 0;
 
 	strbuf_reset(out);
 	if (hdr != NULL && hdr->sec_body_part != NULL)
@@ -647,8 +709,13 @@ static void assemble(struct strbuf *out, const struct planned *m,
 			strbuf_append(out, text->sec_body_part, text->sec_length);
 		return;
 	}
-	snprintf(boundary, sizeof(boundary), "=_rf_%u_%016llx", m->uid,
-	         (unsigned long long)hash_fnv1a64(out->data ? out->data : "", out->len, m->uid));
+	/*
+	 * Random, so that a sender cannot put the boundary into a text part and forge parts;
+	 * the header's hash is only the fallback when the kernel has no entropy yet.
+	 */
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = hash_fnv1a64(out->data ? out->data : "", out->len, (uint64_t)now_ms());
+	snprintf(boundary, sizeof(boundary), "=_rf_%u_%016llx", m->uid, (unsigned long long)rnd);
 	strbuf_appendf(out, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
 	for (unsigned i = 0; i < m->n_parts; i++) {
 		char key[64];
@@ -671,31 +738,54 @@ static void assemble(struct strbuf *out, const struct planned *m,
 
 /* ---- fetching ---- */
 
-static int cmp_planned_layout(const void *a, const void *b)
+static int cmp_planned_uid(const void *a, const void *b)
 {
 	const struct planned *x = a, *y = b;
+
+	return (x->uid > y->uid) - (x->uid < y->uid);
+}
+
+static int cmp_planned_ptr_layout(const void *a, const void *b)
+{
+	const struct planned *x = *(const struct planned *const *)a;
+	const struct planned *y = *(const struct planned *const *)b;
 	int c = strcmp(x->layout, y->layout);
 
-	return c ? c : (x->uid > y->uid) - (x->uid < y->uid);
+	return c ? c : cmp_planned_uid(x, y);
+}
+
+/* Bytes a message's body fetch is expected to bring, for the window budget. */
+static uint64_t estimate(const struct planned *m, uint64_t max_part)
+{
+	uint64_t est = HEADER_ESTIMATE;
+
+	for (unsigned i = 0; i < m->n_parts; i++) {
+		/* No structure (size 0): assume the whole message is the text. */
+		uint64_t size = m->parts[i].size ? m->parts[i].size : m->size;
+
+		est += size < max_part ? size : max_part;
+	}
+	return est;
 }
 
 /*
- * Step 1: UID, size and structure of up to max messages with UID >= from. UIDs are sparse,
- * so windows of UIDs are asked for until enough messages are found or UIDNEXT is reached;
- * the last window is open-ended ("n:*") and what servers return below n is dropped.
+ * Step 1: UID, size and structure of up to max messages with UID >= from, the lowest UIDs
+ * first, in ascending order. UIDs are sparse, so windows of UIDs are asked for until enough
+ * messages are found or UIDNEXT is reached, which keeps a 100k mailbox from arriving in one
+ * response; the last window is open-ended ("n:*") and what servers return below n is
+ * dropped.
  */
 static int plan_batch(struct imap_session *s, uint32_t from, unsigned max, struct planned **out,
                       size_t *n_out, char *err, size_t errlen)
 {
 	struct planned *plan = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	uint32_t lo = from;
 	uint64_t grow = 1; /* widens the window while windows come back empty */
 	uint32_t uidnext =
 	    s->imap->imap_selection_info ? s->imap->imap_selection_info->sel_uidnext : 0;
 	int ret = 0;
 
-	plan = xcalloc(max ? max : 1, sizeof(*plan));
 	while (n < max) {
 		struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 		struct mailimap_set *set;
@@ -719,12 +809,11 @@ static int plan_batch(struct imap_session *s, uint32_t from, unsigned max, struc
 			ret = fail(s, r, "UID FETCH (BODYSTRUCTURE)", err, errlen);
 			goto out;
 		}
-		for (clistiter *it = clist_begin(result); it && n < max; it = clist_next(it)) {
+		for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
 			struct mailimap_msg_att *att = clist_content(it);
-			struct planned *m = &plan[n];
 			const struct mailimap_body *body = NULL;
+			struct planned m = {0};
 
-			*m = (struct planned){0};
 			for (clistiter *i = clist_begin(att->att_list); i; i = clist_next(i)) {
 				struct mailimap_msg_att_item *item = clist_content(i);
 				struct mailimap_msg_att_static *st;
@@ -733,19 +822,32 @@ static int plan_batch(struct imap_session *s, uint32_t from, unsigned max, struc
 					continue;
 				st = item->att_data.att_static;
 				if (st->att_type == MAILIMAP_MSG_ATT_UID)
-					m->uid = st->att_data.att_uid;
+					m.uid = st->att_data.att_uid;
 				else if (st->att_type == MAILIMAP_MSG_ATT_RFC822_SIZE)
-					m->size = st->att_data.att_rfc822_size;
+					m.size = st->att_data.att_rfc822_size;
 				else if (st->att_type == MAILIMAP_MSG_ATT_BODYSTRUCTURE)
 					body = st->att_data.att_body;
 			}
 			/* RFC 3501: "n:*" names the last message even when its UID is below n. */
-			if (m->uid < lo)
+			if (m.uid < lo || (!open && m.uid > lo + want - 1))
 				continue;
-			plan_message(m, body);
-			n++;
+			plan_message(&m, body);
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				plan = xreallocarray(plan, cap, sizeof(*plan));
+			}
+			plan[n++] = m;
 		}
 		mailimap_fetch_list_free(result);
+		/*
+		 * Servers answer in sequence order, which is UID order, but nothing forces them
+		 * to: sort, and keep the lowest, so the checkpoint never passes a message that
+		 * was not delivered.
+		 */
+		if (n > had)
+			qsort(plan + had, n - had, sizeof(*plan), cmp_planned_uid);
+		if (n > max)
+			n = max;
 		if (open)
 			break;
 		lo = (uint32_t)(lo + want);
@@ -763,51 +865,32 @@ out:
 	return ret;
 }
 
-int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
-               uint64_t max_part_bytes, imap_message_fn fn, void *arg, uint32_t *last_uid,
-               char *err, size_t errlen)
+/*
+ * Fetches the bodies of plan[0..n) (one window, UID order) with one UID FETCH per part
+ * layout; atts[i] receives plan[i]'s response item (NULL when the message vanished).
+ * The response lists go to results[0..*n_results), owned by the caller.
+ */
+static int fetch_window(struct imap_session *s, struct planned *plan, size_t n, uint64_t max_part,
+                        const struct mailimap_msg_att **atts, clist **results, size_t *n_results,
+                        char *err, size_t errlen)
 {
-	struct planned *plan = NULL;
-	struct strbuf raw = STRBUF_INIT;
-	size_t n = 0, delivered = 0;
-	uint32_t top = 0;
-	int ret;
+	struct planned **by_layout = xcalloc(n, sizeof(*by_layout));
+	int ret = 0;
 
-	if (from_uid == 0)
-		from_uid = 1;
-	ret = plan_batch(s, from_uid, max_messages, &plan, &n, err, errlen);
-	if (ret < 0)
-		return ret;
-	/* Keep the lowest UIDs: the checkpoint must never pass a message not yet stored. */
 	for (size_t i = 0; i < n; i++)
-		if (plan[i].uid > top)
-			top = plan[i].uid;
-
-	/* Step 2: bodies, one UID FETCH per group of messages with the same part layout. */
-	qsort(plan, n, sizeof(*plan), cmp_planned_layout);
+		by_layout[i] = &plan[i];
+	qsort(by_layout, n, sizeof(*by_layout), cmp_planned_ptr_layout);
+	*n_results = 0;
 	for (size_t g = 0; g < n;) {
 		struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 		struct mailimap_set *set = mailimap_set_new_empty();
 		clist *result = NULL;
-		uint64_t bytes = 0;
 		size_t end = g;
 		int r;
 
-		while (end < n && end - g < GROUP_MAX_MESSAGES &&
-		       strcmp(plan[end].layout, plan[g].layout) == 0) {
-			uint64_t est = HEADER_ESTIMATE;
-
-			for (unsigned i = 0; i < plan[end].n_parts; i++)
-				est += plan[end].parts[i].size < max_part_bytes
-				           ? plan[end].parts[i].size
-				           : max_part_bytes;
-			if (end > g && bytes + est > GROUP_MAX_BYTES)
-				break;
-			bytes += est;
-			mailimap_set_add_single(set, plan[end].uid);
-			end++;
-		}
-		add_fetch_atts(ft, &plan[g], max_part_bytes);
+		while (end < n && strcmp(by_layout[end]->layout, by_layout[g]->layout) == 0)
+			mailimap_set_add_single(set, by_layout[end++]->uid);
+		add_fetch_atts(ft, by_layout[g], max_part);
 		r = mailimap_uid_fetch(s->imap, set, ft, &result);
 		mailimap_fetch_type_free(ft);
 		mailimap_set_free(set);
@@ -815,41 +898,98 @@ int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
 			ret = fail(s, r, "UID FETCH (BODY.PEEK)", err, errlen);
 			goto out;
 		}
+		results[(*n_results)++] = result;
 		for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
-			struct mailimap_msg_att *att = clist_content(it);
-			uint32_t uid = att_uid(att);
-			const struct planned *m = NULL;
+			const struct mailimap_msg_att *att = clist_content(it);
+			struct planned key = {.uid = att_uid(att)};
+			struct planned *m = bsearch(&key, plan, n, sizeof(*plan), cmp_planned_uid);
 
-			/* Match the response to its plan entry (also drops unasked-for UIDs). */
-			for (size_t i = g; i < end && m == NULL; i++)
-				if (plan[i].uid == uid)
-					m = &plan[i];
-			if (m == NULL)
-				continue;
-			assemble(&raw, m, att);
-			r = fn(arg, uid, raw.data, raw.len, m->size);
-			if (r != 0) {
-				mailimap_fetch_list_free(result);
-				ret = r;
-				goto out;
-			}
-			delivered++;
+			/*
+			 * Only answers to this group's layout count: a server may add unsolicited
+			 * FETCH responses (flag changes) for other messages.
+			 */
+			if (m != NULL && strcmp(m->layout, by_layout[g]->layout) == 0 &&
+			    atts[m - plan] == NULL)
+				atts[m - plan] = att;
 		}
-		mailimap_fetch_list_free(result);
+		g = end;
+	}
+out:
+	free(by_layout);
+	return ret;
+}
+
+int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
+               uint64_t max_part_bytes, imap_message_fn fn, void *arg, uint32_t *last_uid,
+               char *err, size_t errlen)
+{
+	struct planned *plan = NULL;
+	const struct mailimap_msg_att **atts = NULL;
+	clist **results = NULL;
+	size_t n_results = 0;
+	struct strbuf raw = STRBUF_INIT;
+	size_t n = 0, delivered = 0;
+	int ret;
+
+	if (from_uid == 0)
+		from_uid = 1;
+	if (max_messages > PLAN_MAX)
+		max_messages = PLAN_MAX; /* the caller loops until nothing is covered */
+	if (max_part_bytes == 0 || max_part_bytes > UINT32_MAX)
+		max_part_bytes = UINT32_MAX; /* IMAP partial lengths are 32-bit */
+	ret = plan_batch(s, from_uid, max_messages, &plan, &n, err, errlen);
+	if (ret < 0)
+		return ret;
+	atts = xcalloc(WINDOW_MAX_MESSAGES, sizeof(*atts));
+	results = xcalloc(WINDOW_MAX_MESSAGES, sizeof(*results));
+
+	/*
+	 * Step 2: bodies, window by window in UID order. Inside a window, messages with the
+	 * same part layout share one UID FETCH; the window's answers are held (bounded by
+	 * WINDOW_MAX_BYTES) so that delivery is in ascending UID order, then freed.
+	 */
+	for (size_t w = 0; w < n;) {
+		uint64_t bytes = 0;
+		size_t end = w;
+
+		while (end < n && end - w < WINDOW_MAX_MESSAGES) {
+			uint64_t est = estimate(&plan[end], max_part_bytes);
+
+			if (end > w && bytes + est > WINDOW_MAX_BYTES)
+				break;
+			bytes += est;
+			end++;
+		}
+		memset(atts, 0, WINDOW_MAX_MESSAGES * sizeof(*atts));
+		ret = fetch_window(s, plan + w, end - w, max_part_bytes, atts, results, &n_results,
+		                   err, errlen);
+		for (size_t i = w; i < end && ret == 0; i++) {
+			/* Not in the answer: expunged meanwhile, and gone for good. */
+			if (atts[i - w] == NULL)
+				continue;
+			assemble(&raw, &plan[i], atts[i - w]);
+			ret = fn(arg, plan[i].uid, raw.data ? raw.data : "", raw.len, plan[i].size);
+			if (ret == 0)
+				delivered++;
+		}
+		for (size_t i = 0; i < n_results; i++)
+			mailimap_fetch_list_free(results[i]);
+		n_results = 0;
+		if (ret != 0)
+			goto out;
 		/* A large message must not keep its buffer for the rest of the run. */
 		if (raw.cap > (1u << 20))
 			strbuf_release(&raw);
-		g = end;
+		w = end;
 	}
-	/*
-	 * Messages planned but not returned were expunged meanwhile: they are gone, so the
-	 * checkpoint may pass them.
-	 */
+	/* Messages planned but not returned were expunged: the checkpoint may pass them. */
 	if (n > 0)
-		*last_uid = top;
+		*last_uid = plan[n - 1].uid;
 	ret = (int)delivered;
 out:
 	strbuf_release(&raw);
+	free(results);
+	free(atts);
 	free(plan);
 	return ret;
 }

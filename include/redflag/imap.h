@@ -35,7 +35,11 @@ struct imap_params {
 	unsigned timeout;     /* seconds per network wait */
 };
 
-/* Connects, secures, verifies, authenticates. 0 or a negative errno with err set. */
+/*
+ * Connects, secures, verifies, authenticates. 0 or a negative errno with err set. The
+ * caller must ignore SIGPIPE (libetpan writes to sockets without MSG_NOSIGNAL); the daemon
+ * does. getaddrinfo() is not bounded by the timeout.
+ */
 int imap_open(const struct imap_params *p, struct imap_session **out, char *err, size_t errlen);
 
 /* LOGOUT (best effort, bounded by the timeout), free, NULL the pointer; NULL is fine. */
@@ -63,24 +67,26 @@ int imap_examine(struct imap_session *s, const char *mailbox, struct imap_mailbo
                  size_t errlen);
 
 /*
- * Called once per fetched message. Within one imap_fetch() call the order is not by UID
- * (messages with the same part layout are fetched together); callers commit a whole call's
- * messages at once, so the order does not matter to them. raw is a complete RFC 822
- * message made of the real header and the text parts only (text/plain, text/html and
- * message/rfc822 headers; attachments are left out, each text part cut at the size ceiling);
- * it is valid only during the call. size is the server's RFC822.SIZE. A nonzero return
- * stops imap_fetch, which returns that value.
+ * Called once per fetched message, in ascending UID order. raw is a complete RFC 822
+ * message made of the real header and the text parts only: the text/plain and text/html
+ * leaves that are not attachments and not inside a forwarded message/rfc822 (of a
+ * multipart/alternative only the text/plain rendering, or the first other one with text),
+ * each cut at the size ceiling. A multipart message becomes multipart/mixed with those
+ * parts and their own MIME headers; a single part keeps its header and body. raw is valid
+ * only during the call. size is the server's RFC822.SIZE. A nonzero return stops
+ * imap_fetch, which returns that value.
  */
 typedef int (*imap_message_fn)(void *arg, uint32_t uid, const char *raw, size_t len, uint64_t size);
 
 /*
  * Fetches from the examined mailbox the messages with UID >= from_uid, at most max_messages
- * of them, using BODYSTRUCTURE to fetch only headers and text parts (each cut at
- * max_part_bytes). UIDs below from_uid that servers return for "n:*" are dropped. Memory
- * stays bounded: bodies are fetched in groups of bounded size and freed after the callback.
- * On return *last_uid is the highest UID this call covered (messages expunged meanwhile
- * included; unchanged when there were none). Returns the number of messages delivered, the
- * callback's nonzero value, or a negative errno.
+ * of them (and at most 1000 per call: loop until *last_uid stops moving), using
+ * BODYSTRUCTURE to fetch only headers and text parts (each cut at max_part_bytes). UIDs
+ * below from_uid that servers return for "n:*" are dropped. Memory stays bounded: bodies
+ * are fetched in windows of bounded size (about 4 MB) and freed after the callbacks. Never
+ * sets \Seen. On return *last_uid is the highest UID this call covered (messages expunged
+ * meanwhile included; unchanged when there were none). Returns the number of messages
+ * delivered, the callback's nonzero value, or a negative errno.
  */
 int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
                uint64_t max_part_bytes, imap_message_fn fn, void *arg, uint32_t *last_uid,
