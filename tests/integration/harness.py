@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -45,12 +46,33 @@ class DovecotCase(unittest.TestCase):
         return rig.write_config(os.path.join(d, name), self.dovecot, db, tls=tls, **kw)
 
     def rf(self, conf, *args, timeout=300, check=True):
-        """Runs redflagd -c conf args...; returns the CompletedProcess."""
+        """Runs redflagd -c conf args... (bounded by timeout); returns the CompletedProcess."""
         p = subprocess.run([BIN, "-c", conf, *args], capture_output=True, text=True,
                            timeout=timeout)
         if check and p.returncode != 0:
             self.fail(f"redflagd {' '.join(args)} exited {p.returncode}:\n{p.stderr}")
         return p
+
+    def rf_start(self, conf, *args):
+        """Starts redflagd -c conf args... in the background. Its stderr goes to a file (a
+        pipe nobody reads would stall a chatty daemon); returns (Popen, stderr path)."""
+        err = os.path.join(os.path.dirname(conf), f"stderr-{len(os.listdir(os.path.dirname(conf)))}")
+        with open(err, "w") as f:
+            proc = subprocess.Popen([BIN, "-c", conf, *args], stdout=subprocess.DEVNULL,
+                                    stderr=f)
+        return proc, err
+
+    @staticmethod
+    def stop_proc(proc, sig=signal.SIGTERM, timeout=10):
+        """Sends sig and waits (bounded); SIGKILL after timeout. Returns the exit code and
+        whether it exited in time."""
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=timeout), True
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(), False
 
     def stats(self, conf):
         return json.loads(self.rf(conf, "stats", "--json").stdout)
@@ -60,11 +82,19 @@ class DovecotCase(unittest.TestCase):
         return os.path.join(os.path.dirname(conf), "redflagd.db")
 
     def query(self, conf, sql, *params):
-        con = sqlite3.connect(self.db_path(conf))
+        """Runs sql on the test's database read-only (opening it never creates it)."""
+        con = sqlite3.connect(f"file:{self.db_path(conf)}?mode=ro", uri=True, timeout=10)
         try:
             return con.execute(sql, params).fetchall()
         finally:
             con.close()
+
+    def try_query(self, conf, sql, *params, default=None):
+        """query(), or default while the database or its tables do not exist yet."""
+        try:
+            return self.query(conf, sql, *params)
+        except sqlite3.OperationalError:
+            return default
 
 
 # ---- a small, seeded generator of client mail (the bench has the big one) ----

@@ -10,7 +10,8 @@ from harness import BIN, DovecotCase
 class CheckConfigTest(DovecotCase):
     def test_good_config(self):
         conf = self.config()
-        p = subprocess.run([BIN, "-c", conf, "check-config"], capture_output=True, text=True)
+        p = subprocess.run([BIN, "-c", conf, "check-config"], capture_output=True, text=True,
+                           timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("configuration OK", p.stdout)
 
@@ -21,16 +22,32 @@ class CheckConfigTest(DovecotCase):
                     'database = "/tmp/x.db";\n'
                     'accounts = ( { name = "a"; url = "ftp://host"; user = "u";\n'
                     '               password_file = "/nonexistent"; batch_size = 0; } );\n')
-        p = subprocess.run([BIN, "-c", path, "check-config"], capture_output=True, text=True)
+        p = subprocess.run([BIN, "-c", path, "check-config"], capture_output=True, text=True,
+                           timeout=60)
         self.assertEqual(p.returncode, 1)
-        errors = [l for l in p.stderr.splitlines() if l.startswith(path + ":")]
-        self.assertGreaterEqual(len(errors), 3, p.stderr)
+        out = p.stdout + p.stderr
+        errors = [l for l in out.splitlines() if l.startswith(path + ":")]
+        self.assertGreaterEqual(len(errors), 3, out)
+        # Each on the line it is about: timezone on 1, url on 3, batch_size on 4.
+        lines = {int(l[len(path) + 1:].split(":", 1)[0]) for l in errors}
+        self.assertLessEqual({1, 3, 4}, lines, out)
+        self.assertNotIn("configuration OK", out)
         self.assertTrue(all(re.match(re.escape(path) + r":\d+: ", l) for l in errors))
+
+    def test_syntax_error_reports_file_and_line(self):
+        path = os.path.join(self.tmp, "syntax.conf")
+        with open(path, "w") as f:
+            f.write('database = "/tmp/x.db";\n\naccounts = ( { name = "a" ; } \n')
+        p = subprocess.run([BIN, "-c", path, "check-config"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stdout + p.stderr, re.escape(path) + r":\d+: ")
 
     def test_group_readable_password_file_is_refused(self):
         conf = self.config("loose.conf")
         os.chmod(os.path.join(os.path.dirname(conf), "imap.pass"), 0o644)
-        p = subprocess.run([BIN, "-c", conf, "sync", "--once"], capture_output=True, text=True)
+        p = subprocess.run([BIN, "-c", conf, "sync", "--once"], capture_output=True, text=True,
+                           timeout=60)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("chmod 600", p.stderr)
         self.assertNotIn(self.dovecot.password, p.stderr)

@@ -29,3 +29,9 @@ class UidvalidityTest(DovecotCase):
         # And the rows point at the new UIDs.
         got = {r[0] for r in self.query(conf, "SELECT uid FROM messages WHERE mailbox='Projects'")}
         self.assertEqual(got, set(self.dovecot.uids("Projects")))
+        self.assertEqual(self.query(conf, "SELECT uidvalidity FROM sync_state "
+                                          "WHERE mailbox='Projects'"), [(new_uv,)])
+        # A further sync changes nothing.
+        self.rf(conf, "sync", "--once")
+        self.assertEqual(self.query(conf, "SELECT COUNT(*) FROM messages WHERE "
+                                          "mailbox='Projects'")[0][0], len(inbox))
