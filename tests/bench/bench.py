@@ -106,6 +106,9 @@ def measure(cmd, log_path, timeout=900):
     process among the child and the children it reaped (a forked parser worker included);
     the sampled tree peak (every 10 ms) adds concurrent processes together."""
     rss_path = log_path + ".rss"
+    # The previous run left hundreds of MB of dirty pages (and a deleted tree) behind:
+    # write them back now, untimed, so no run pays for its predecessor.
+    os.sync()
     with open(log_path, "ab") as out:
         t0 = time.monotonic()
         p = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_path, *cmd],
@@ -180,8 +183,8 @@ def count_files(d):
     return n
 
 
-def run_mbsync(work, dovecot, tag, expected):
-    d = os.path.join(work, f"mbsync-{tag}")
+def run_mbsync(work, scratch, dovecot, tag, expected):
+    d = os.path.join(scratch, f"mbsync-{tag}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     rc_path = os.path.join(work, f"mbsyncrc-{tag}")
@@ -197,8 +200,8 @@ def run_mbsync(work, dovecot, tag, expected):
     return dict(tool="mbsync", wall=wall, rss=rss, tree=tree, ok=ok, note=note, got=got)
 
 
-def run_redflagd(binary, work, dovecot, tag, expected):
-    d = os.path.join(work, f"redflagd-{tag}")
+def run_redflagd(binary, work, scratch, dovecot, tag, expected):
+    d = os.path.join(scratch, f"redflagd-{tag}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     db = os.path.join(d, "redflagd.db")
@@ -238,28 +241,33 @@ def bench_size(args, binary, maildir, counts, runs, label):
     os.makedirs(work)
     dovecot = rig.Dovecot(os.path.join(work, "dovecot"))
     link_tree(maildir, dovecot.maildir)
+    # Where the tools write (database, maildir): the disk under build/ by default.
+    scratch = os.path.join(args.scratch, f"bench-{os.getpid()}") if args.scratch else work
+    os.makedirs(scratch, exist_ok=True)
     results = []
     dovecot.start()
     try:
         log(f"\nbench: {label}: {expected} messages ({counts['bytes'] / 1e6:.0f} MB) on "
             f"127.0.0.1:{dovecot.imap_port}; warming Dovecot (one untimed run each) ...")
-        for warm in (run_mbsync(work, dovecot, "warm", expected),
-                     run_redflagd(binary, work, dovecot, "warm", expected)):
+        for warm in (run_mbsync(work, scratch, dovecot, "warm", expected),
+                     run_redflagd(binary, work, scratch, dovecot, "warm", expected)):
             log(f"  warm-up {warm['tool']:<9} {warm['wall']:7.2f} s  {warm['note']}")
         for i in range(1, runs + 1):
             # Alternate which tool goes first, so neither always follows the other.
             order = (run_redflagd, run_mbsync) if i % 2 else (run_mbsync, run_redflagd)
             for fn in order:
                 if fn is run_redflagd:
-                    r = run_redflagd(binary, work, dovecot, str(i), expected)
+                    r = run_redflagd(binary, work, scratch, dovecot, str(i), expected)
                 else:
-                    r = run_mbsync(work, dovecot, str(i), expected)
+                    r = run_mbsync(work, scratch, dovecot, str(i), expected)
                 r["run"] = i
                 results.append(r)
                 log(f"  run {i}   {r['tool']:<9} {r['wall']:7.2f} s  {r['rss']:8d} KB  "
                     f"{r['note']}")
     finally:
         dovecot.stop()
+        if scratch != work:
+            rig.rmtree(scratch)
     if not args.keep:
         rig.rmtree(work)
     return results
@@ -300,6 +308,9 @@ def main():
     ap.add_argument("--attach-share", type=float, default=0.10)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--scratch", default=None,
+                    help="where both tools write (e.g. /dev/shm to leave the disk out); "
+                         "default: the work directory under build/bench")
     ap.add_argument("--keep", action="store_true", help="keep the run directories and logs")
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)
@@ -311,6 +322,7 @@ def main():
         return 1
     args.workdir = os.path.abspath(args.workdir)
     t0 = time.monotonic()
+    load0 = os.getloadavg()
     sizes = [args.messages] + ([args.small] if args.small else [])
     summaries = {}
     for n in sizes:
@@ -329,7 +341,8 @@ def main():
     s = big
     n = args.messages
     counts = summaries[n][0]
-    log("\nsummary (medians over successful runs; warm Dovecot, loopback, no TLS)")
+    log("\nsummary (medians over successful runs; warm Dovecot, loopback, no TLS; output on "
+        f"{args.scratch or 'build/bench'})")
     log(f"  mailbox           {counts['messages']} messages, {counts['bytes'] / 1e6:.0f} MB, "
         f"{counts['attachments']} with attachments, {counts['senders']} senders")
     log(f"  redflagd wall     {fmt(s['rf_wall'], '.2f', ' s')}   "
@@ -359,6 +372,9 @@ def main():
     rss_ok = peak is not None and peak <= RSS_TARGET_KB
     log(f"  PASS/FAIL RSS     {'PASS' if rss_ok else 'FAIL'}  redflagd peak RSS "
         f"{fmt(peak, '.0f', ' KB')} <= 32 MB (larger of process peak and sampled tree)")
+    load1 = os.getloadavg()
+    log(f"  machine           {os.cpu_count()} CPUs, load average {load0[0]:.2f} before, "
+        f"{load1[0]:.2f} after (other work on the machine skews the walls)")
     log(f"\nbench: done in {time.monotonic() - t0:.0f} s")
     return 0
 
