@@ -18,6 +18,19 @@ from datetime import datetime, timedelta, timezone
 import rig
 
 BIN = os.environ.get("REDFLAGD", "build/redflagd")
+
+
+def _sanitized(path):
+    """True for a binary built with AddressSanitizer (its shadow memory makes RSS figures
+    meaningless)."""
+    try:
+        with open(path, "rb") as f:
+            return b"libasan.so" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized(BIN)
 OWNER = "owner@studio.test"
 CORPUS = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
                                        "corpus"))

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import unittest
 
-from harness import BIN, CORPUS, DovecotCase
+from harness import BIN, CORPUS, SANITIZED, DovecotCase
 
 TORTURE = os.path.join(CORPUS, "torture", "messages")
 RSS_LIMIT_KIB = 64 * 1024
@@ -66,6 +66,9 @@ class TortureTest(DovecotCase):
         bad = sum(e is not None for _, e in rows)
         st = self.stats(conf)
         self.assertEqual(st["unparseable"], bad)
-        self.assertLess(maxrss, RSS_LIMIT_KIB, f"peak RSS {maxrss} KiB")
+        # Under ASan (make asan) the shadow memory alone exceeds the budget: not checked.
+        if not SANITIZED:
+            self.assertLess(maxrss, RSS_LIMIT_KIB, f"peak RSS {maxrss} KiB")
         print(f"\n  torture: {len(raws)} files, {refused} refused by the server, {len(rows)} "
-              f"imported, {bad} unparseable, peak RSS {maxrss / 1024:.1f} MiB", flush=True)
+              f"imported, {bad} unparseable, peak RSS {maxrss / 1024:.1f} MiB"
+              f"{' (ASan build: RSS not checked)' if SANITIZED else ''}", flush=True)
