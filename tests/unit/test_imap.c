@@ -6,6 +6,7 @@
  *
  * RF_IMAP_BENCH_N sets the size of the throughput mailbox (default 2000; 0 skips it).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libetpan/libetpan.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -152,22 +154,33 @@ static void helper_close(mailimap *h)
 	mailimap_free(h);
 }
 
-/* Creates mailbox (fine when it exists) and APPENDs raw (LF or CRLF) without flags. */
-static void helper_append(mailimap *h, const char *mailbox, const char *raw)
+/*
+ * Creates mailbox (fine when it exists) and APPENDs raw (len bytes, LF or CRLF) without
+ * flags. Returns the libetpan result.
+ */
+static int helper_try_append(mailimap *h, const char *mailbox, const char *raw, size_t len)
 {
 	struct strbuf crlf = STRBUF_INIT;
+	int r;
 
-	for (const char *p = raw; *p; p++) {
-		if (*p == '\n' && (p == raw || p[-1] != '\r'))
+	for (size_t i = 0; i < len; i++) {
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
 			strbuf_appendc(&crlf, '\r');
-		strbuf_appendc(&crlf, *p);
+		strbuf_appendc(&crlf, raw[i]);
 	}
-	if (mailimap_append(h, mailbox, NULL, NULL, crlf.data, crlf.len) != MAILIMAP_NO_ERROR) {
+	strbuf_appends(&crlf, "");
+	r = mailimap_append(h, mailbox, NULL, NULL, crlf.data, crlf.len);
+	if (r == MAILIMAP_ERROR_APPEND) {
 		mailimap_create(h, mailbox);
-		assert_int_equal(mailimap_append(h, mailbox, NULL, NULL, crlf.data, crlf.len),
-		                 MAILIMAP_NO_ERROR);
+		r = mailimap_append(h, mailbox, NULL, NULL, crlf.data, crlf.len);
 	}
 	strbuf_release(&crlf);
+	return r;
+}
+
+static void helper_append(mailimap *h, const char *mailbox, const char *raw)
+{
+	assert_int_equal(helper_try_append(h, mailbox, raw, strlen(raw)), MAILIMAP_NO_ERROR);
 }
 
 /* STATUS mailbox (MESSAGES UNSEEN). */
@@ -767,6 +780,7 @@ static void test_fetch_throughput(void **state)
 	struct imap_session *s;
 	struct imap_mailbox mb;
 	struct count c = {.ordered = true};
+	struct rusage ru;
 	uint32_t last = 0;
 	mailimap *h;
 	int64_t t0, t1;
@@ -802,15 +816,125 @@ static void test_fetch_throughput(void **state)
 			break;
 	}
 	t1 = now_ms();
+	getrusage(RUSAGE_SELF, &ru);
 	imap_close(&s);
 	assert_int_equal(c.n, (size_t)n);
 	assert_true(c.ordered);
 	fprintf(stderr,
 	        "test_imap: fetched %zu messages (%.1f MB on the server, %.1f MB text fetched) "
-	        "in %lld ms: %.0f messages/s, %.1f MB/s of mailbox\n",
+	        "in %lld ms: %.0f messages/s, %.1f MB/s of mailbox; peak RSS %ld KB\n",
 	        c.n, (double)c.server_bytes / 1e6, (double)c.raw_bytes / 1e6, (long long)(t1 - t0),
 	        (double)c.n * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1),
-	        (double)c.server_bytes / 1e3 / (double)(t1 - t0 > 0 ? t1 - t0 : 1));
+	        (double)c.server_bytes / 1e3 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), ru.ru_maxrss);
+}
+
+/* ---- the real-mail corpus through IMAP ---- */
+
+struct corpus_run {
+	size_t n, parse_failed;
+	uint32_t prev;
+	bool ordered, parse;
+};
+
+static int corpus_cb(void *arg, uint32_t uid, const char *raw, size_t len, uint64_t size)
+{
+	struct corpus_run *c = arg;
+	struct message_limits lim = MESSAGE_LIMITS_DEFAULT;
+	struct message *m = NULL;
+	char err[256];
+
+	(void)size;
+	c->ordered = c->ordered && uid > c->prev;
+	c->prev = uid;
+	c->n++;
+	if (c->parse) {
+		if (message_parse(raw, len, &lim, &m, err, sizeof(err)) != 0)
+			c->parse_failed++;
+		message_free(&m);
+	}
+	return 0;
+}
+
+/*
+ * Every corpus message the server accepts comes back exactly once, in UID order: the
+ * torture set (malformed MIME, nesting bombs, huge headers) exercises the BODYSTRUCTURE
+ * planning; Enron mail is parsed back too. Skips when ../shared/corpus is absent.
+ */
+static void test_corpus_fetch(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *dir, *mailbox;
+		bool parse;
+	} sets[] = {
+	    {"../shared/corpus/torture/messages", "Torture", false},
+	    {"../shared/corpus/enron/messages", "Enron", true},
+	};
+	bool any = false;
+
+	NEED_RIG(f);
+	for (size_t k = 0; k < ARRAY_SIZE(sets); k++) {
+		DIR *d = opendir(sets[k].dir);
+		struct dirent *e;
+		struct imap_session *s;
+		struct imap_mailbox mb;
+		struct corpus_run c = {.ordered = true, .parse = sets[k].parse};
+		uint32_t last = 0, messages, unseen;
+		size_t appended = 0;
+		char err[512] = "";
+		int64_t t0;
+		mailimap *h;
+
+		if (d == NULL)
+			continue;
+		any = true;
+		h = helper_open(f);
+		while ((e = readdir(d)) != NULL) {
+			char *path = xasprintf("%s/%s", sets[k].dir, e->d_name), buf[65536];
+			struct strbuf raw = STRBUF_INIT;
+			FILE *fp = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
+			size_t n;
+
+			free(path);
+			if (fp == NULL)
+				continue;
+			while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+				strbuf_append(&raw, buf, n);
+			fclose(fp);
+			/* The server may refuse some of the malformed ones; STATUS counts. */
+			if (raw.len > 0 && helper_try_append(h, sets[k].mailbox, raw.data,
+			                                     raw.len) == MAILIMAP_NO_ERROR)
+				appended++;
+			strbuf_release(&raw);
+		}
+		closedir(d);
+		helper_status(h, sets[k].mailbox, &messages, &unseen);
+		helper_close(h);
+		assert_int_equal(messages, appended);
+
+		s = must_open(f);
+		assert_int_equal(imap_examine(s, sets[k].mailbox, &mb, err, sizeof(err)), 0);
+		t0 = now_ms();
+		for (;;) {
+			uint32_t before = last;
+			int r = imap_fetch(s, last + 1, 500, 256 * 1024, corpus_cb, &c, &last, err,
+			                   sizeof(err));
+
+			if (r < 0)
+				fail_msg("%s: imap_fetch: %d %s", sets[k].mailbox, r, err);
+			if (last == before)
+				break;
+		}
+		fprintf(stderr, "test_imap: %s: %zu of %zu messages fetched in %lld ms%s\n",
+		        sets[k].mailbox, c.n, appended, (long long)(now_ms() - t0),
+		        c.parse ? "" : " (not parsed)");
+		imap_close(&s);
+		assert_int_equal(c.n, messages);
+		assert_true(c.ordered);
+		assert_int_equal(c.parse_failed, 0);
+	}
+	if (!any)
+		skip();
 }
 
 int main(void)
@@ -824,6 +948,7 @@ int main(void)
 	    cmocka_unit_test(test_fetch),
 	    cmocka_unit_test(test_idle),
 	    cmocka_unit_test(test_fetch_throughput),
+	    cmocka_unit_test(test_corpus_fetch),
 	    cmocka_unit_test(test_auth_refused),
 	};
 
