@@ -9,8 +9,11 @@
  * \Seen. Every network wait is bounded by params.timeout.
  *
  * Errors are classified here, once: -EAGAIN / -ETIMEDOUT / -ECONNREFUSED / -ECONNRESET are
- * transient (retry later), -EACCES (login refused), -EPERM (certificate or host name not
- * trusted), -EPROTO (protocol violation, STARTTLS failure) are permanent for this config.
+ * transient (retry later; a read that timed out is reported as -ECONNRESET, libetpan does not
+ * tell the two apart), as are -EHOSTUNREACH (name not resolved) and other connect() errnos;
+ * -EACCES (login refused), -EPERM (certificate or host name not trusted), -EPROTO (protocol
+ * violation, failed TLS handshake, STARTTLS failure, LOGINDISABLED without TLS) are
+ * permanent for this config.
  * After any error other than -ENOENT the session is unusable: imap_close() it.
  */
 #ifndef REDFLAG_IMAP_H
