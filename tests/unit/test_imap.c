@@ -416,7 +416,10 @@ static void test_refused_before_login(void **state)
 				break;
 			usleep(50 * 1000);
 		}
-		if (strstr(log, "no auth attempts") == NULL || strstr(log, "Login:") != NULL)
+		/* Dovecot says either, depending on how fast the client hung up. */
+		if ((strstr(log, "no auth attempts") == NULL &&
+		     strstr(log, "disconnected before auth was ready") == NULL) ||
+		    strstr(log, "Login:") != NULL)
 			fail_msg("case %zu: the server saw more than a bare connection:\n%s", i,
 			         log);
 		free(log);
