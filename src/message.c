@@ -37,24 +37,6 @@ static const uint16_t cp1252_c1[32] = {
     0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
 
-static void put_utf8(struct strbuf *b, uint32_t cp)
-{
-	char u[4];
-
-	if (cp < 0x80) {
-		strbuf_appendc(b, (char)cp);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xC0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3F));
-		strbuf_append(b, u, 2);
-	} else {
-		u[0] = (char)(0xE0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (char)(0x80 | (cp & 0x3F));
-		strbuf_append(b, u, 3);
-	}
-}
-
 /* True when s[0..n) is valid UTF-8 (structure only: normalisation catches the rest). */
 static bool utf8_valid(const char *p, size_t n)
 {
@@ -140,7 +122,7 @@ static void latin_to_utf8(enum latin which, const char *p, size_t n, struct strb
 				break;
 			}
 		}
-		put_utf8(out, cp);
+		strbuf_append_utf8(out, cp);
 	}
 	if (run)
 		strbuf_append(out, s + n - run, run);
@@ -182,7 +164,7 @@ static bool iconv_to_utf8(const char *charset, const char *p, size_t n, struct s
 		if (errno == E2BIG)
 			continue;
 		/* Invalid or truncated input: one replacement character, then carry on. */
-		put_utf8(out, 0xFFFD);
+		strbuf_append_utf8(out, 0xFFFD);
 		if (errno == EINVAL)
 			break;
 		in++, inleft--;

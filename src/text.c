@@ -10,30 +10,10 @@
 
 /* ---------------------------------------------------------------- UTF-8 */
 
+/* Like strbuf_append_utf8, but a NUL never reaches the text: it becomes U+FFFD. */
 static void put_utf8(struct strbuf *b, uint32_t cp)
 {
-	char u[4];
-
-	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		cp = 0xFFFD;
-	if (cp < 0x80) {
-		strbuf_appendc(b, (char)cp);
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xC0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3F));
-		strbuf_append(b, u, 2);
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xE0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (char)(0x80 | (cp & 0x3F));
-		strbuf_append(b, u, 3);
-	} else {
-		u[0] = (char)(0xF0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (char)(0x80 | (cp & 0x3F));
-		strbuf_append(b, u, 4);
-	}
+	strbuf_append_utf8(b, cp == 0 ? 0xFFFD : cp);
 }
 
 /*

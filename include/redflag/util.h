@@ -34,6 +34,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define strbuf_appendc     rf_strbuf_appendc
 #define strbuf_appendf     rf_strbuf_appendf
 #define strbuf_append_json rf_strbuf_append_json
+#define strbuf_append_utf8 rf_strbuf_append_utf8
 #define strbuf_reset       rf_strbuf_reset
 #define strbuf_detach      rf_strbuf_detach
 #define strbuf_release     rf_strbuf_release
@@ -62,6 +63,11 @@ void strbuf_appendf(struct strbuf *b, const char *fmt, ...) __attribute__((forma
  * control characters. s must be UTF-8 (invalid bytes are passed through unchanged).
  */
 void strbuf_append_json(struct strbuf *b, const char *s);
+/*
+ * Appends code point cp as UTF-8. Surrogates and values above U+10FFFF become U+FFFD, so the
+ * buffer stays valid UTF-8.
+ */
+void strbuf_append_utf8(struct strbuf *b, uint32_t cp);
 /* Empties the buffer but keeps its allocation. */
 void strbuf_reset(struct strbuf *b);
 /* Returns the data (never NULL: "" when empty) for the caller to free; b is emptied. */
