@@ -615,11 +615,20 @@ static bool is_attribution(struct line t, bool next_quoted)
 /* Separator lines that begin a quoted or forwarded message. */
 static bool is_separator(struct line t)
 {
+	/*
+	 * Matched anywhere in a line that starts with "---": Outlook's "-----Original
+	 * Message-----", Gmail's "---------- Forwarded message ---------", Lotus Notes' "-----
+	 * Forwarded by Jane Doe/HOU/ECT on 05/01/2001 04:15 PM -----" (often wrapped after the
+	 * date, so only the head of the line is needed), and their German and Danish forms.
+	 */
 	static const char *const seps[] = {
-	    "original message",       "ursprüngliche nachricht", "oprindelig meddelelse",
-	    "original meddelelse",    "forwarded message",       "weitergeleitete nachricht",
-	    "videresendt meddelelse", "videresendt besked",      "forwarded by ",
-	    "original appointment",
+	    "original message",       "original appointment",  "message from ",
+	    "forwarded message",      "forwarded by ",         "ursprüngliche nachricht",
+	    "original-nachricht",     "ursprünglicher termin", "weitergeleitete nachricht",
+	    "weitergeleitet von ",    "nachricht von ",        "oprindelig meddelelse",
+	    "original meddelelse",    "oprindelig besked",     "oprindelig aftale",
+	    "videresendt meddelelse", "videresendt besked",    "videresendt af ",
+	    "meddelelse fra ",
 	};
 	static const char *const starts[] = {
 	    "Begin forwarded message:",
@@ -681,23 +690,215 @@ static bool is_header_block(const struct line *lines, size_t nlines, size_t i)
 	return false;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Whether t holds a date ("05/19/2000", "19.05.2000") or a clock time ("04:14"). */
+static bool line_has_datetime(struct line t)
+{
+	for (size_t i = 0; i + 2 < t.n; i++) {
+		if (!is_digit(t.s[i]))
+			continue;
+		if (t.s[i + 1] == '/' && is_digit(t.s[i + 2]))
+			return true;
+		if (t.s[i + 1] == ':' && i + 3 < t.n && is_digit(t.s[i + 2]) &&
+		    is_digit(t.s[i + 3]))
+			return true;
+		if (t.s[i + 1] == '.' && i + 4 < t.n && is_digit(t.s[i + 2]) &&
+		    is_digit(t.s[i + 3]) && t.s[i + 4] == '.')
+			return true;
+	}
+	return false;
+}
+
+/* Words ("tokens" between blanks) of a line, one at a time: *pos advances past each. */
+static bool next_word(struct line t, size_t *pos, struct line *w)
+{
+	size_t i = *pos;
+
+	while (i < t.n && (t.s[i] == ' ' || t.s[i] == '\t'))
+		i++;
+	if (i >= t.n)
+		return false;
+	w->s = t.s + i;
+	while (i < t.n && t.s[i] != ' ' && t.s[i] != '\t')
+		i++;
+	w->n = (size_t)(t.s + i - w->s);
+	*pos = i;
+	return true;
+}
+
+/* The word without the punctuation around it: "(Hrsg.)" → "Hrsg", "Grüße," → "Grüße". */
+static struct line word_core(struct line w)
+{
+	static const char punct[] = "()[]{}<>\"'*,.;:!?";
+
+	while (w.n > 0 && strchr(punct, w.s[0]))
+		w.s++, w.n--;
+	while (w.n > 0 && strchr(punct, w.s[w.n - 1]))
+		w.n--;
+	return w;
+}
+
+static bool word_is_upper(struct line w)
+{
+	unsigned char c0 = w.n > 0 ? (unsigned char)w.s[0] : 0;
+	unsigned char c1 = w.n > 1 ? (unsigned char)w.s[1] : 0;
+
+	if (c0 >= 'A' && c0 <= 'Z')
+		return true;
+	return c0 == 0xC3 && c1 >= 0x80 && c1 <= 0x9E && c1 != 0x97;
+}
+
+static bool word_is_ci(struct line w, const char *s)
+{
+	return strlen(s) == w.n && strncasecmp(w.s, s, w.n) == 0;
+}
+
+/* Small words that stay lower-case inside names, titles and addresses. */
+static bool is_function_word(struct line w)
+{
+	static const char *const words[] = {
+	    "of",  "and", "for", "the", "at",  "in",  "on",  "to",  "by",  "de",  "du",
+	    "la",  "le",  "van", "von", "der", "die", "das", "des", "den", "dem", "und",
+	    "für", "am",  "im",  "an",  "zu",  "bei", "vom", "zur", "og",  "i",   "af",
+	    "til", "med", "på",  "c/o", "y",   "e",   "a",   "u",   "ii",  "iii",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (word_is_ci(w, words[i]))
+			return true;
+	return false;
+}
+
+static bool has_digit(struct line w)
+{
+	for (size_t i = 0; i < w.n; i++)
+		if (is_digit(w.s[i]))
+			return true;
+	return false;
+}
+
+/*
+ * A name as it opens a signature: one to four capitalised words ("Jane Doe", "T.J. Black",
+ * "Carol St. Clair", "Max von Muster"), no digits, nothing after it on the line.
+ */
+static bool is_name_like(struct line t)
+{
+	struct line w;
+	size_t pos = 0, words = 0;
+
+	if (t.n == 0 || t.n > 50 || has_digit(t) || memchr(t.s, '@', t.n) || memchr(t.s, ':', t.n))
+		return false;
+	if (strchr(",;!?", t.s[t.n - 1]))
+		return false;
+	while (next_word(t, &pos, &w)) {
+		struct line c = word_core(w);
+
+		if (++words > 4)
+			return false;
+		if (c.n == 0 || (!word_is_upper(c) && !(words > 1 && is_function_word(c))))
+			return false;
+	}
+	return words > 0;
+}
+
+/*
+ * A Lotus Notes header, which has no "From:" line: the sender ("Jane Doe@ECT", "Jane Doe
+ * <jane@x.com> on 05/19/2000 04:14 PM", "Jane Doe / Sent by: …"), a date line, then "To:"
+ * with "cc:" or "Subject:" a few lines below (the recipient list may wrap over many lines).
+ * Returns whether lines[i] is the "To:" of such a block and in *start its first line. A
+ * memo the author typed ("TO: all staff" … "SUBJECT: …") is not one: the block needs an
+ * address ('@') or a date line directly above the "To:".
+ */
+static bool is_to_block(const struct line *lines, size_t nlines, size_t i, size_t *start)
+{
+	static const char *const to[] = {"To", "An", "Til"};
+	static const char *const next[] = {"cc",   "bcc",     "Subject", "Kopie",
+	                                   "Kopi", "Betreff", "Thema",   "Emne"};
+	bool found = false, evidence = false;
+	size_t k, top = i;
+
+	if (!starts_field(line_trim(lines[i]), to, ARRAY_SIZE(to)))
+		return false;
+	for (k = i; k < nlines && k <= i + 12; k++) {
+		struct line t = line_trim(lines[k]);
+
+		if (t.n > 0 && memchr(t.s, '@', t.n))
+			evidence = true;
+		if (k > i && starts_field(t, next, ARRAY_SIZE(next))) {
+			found = true;
+			break;
+		}
+	}
+	if (!found)
+		return false;
+	*start = i;
+	/* The date line: directly above, or with one or two blank lines in between. */
+	for (k = 0; k < 2 && top > 0 && line_trim(lines[top - 1]).n == 0; k++)
+		top--;
+	if (top > 0 && line_has_datetime(line_trim(lines[top - 1]))) {
+		evidence = true;
+		*start = top - 1;
+		/* The sender above it: a name, an address, "Sent by:", a wrapped date. */
+		for (k = 0; k < 3 && *start > 0; k++) {
+			struct line t = line_trim(lines[*start - 1]);
+
+			if (t.n == 0 || t.n > 160 ||
+			    !(memchr(t.s, '@', t.n) || line_has_datetime(t) ||
+			      line_prefix_ci(&t, "Sent by:") || is_name_like(t)))
+				break;
+			(*start)--;
+		}
+	}
+	return evidence;
+}
+
+/*
+ * A raw RFC 822 header line ("Content-Transfer-Encoding: 7bit", "Date: …"): a forwarded
+ * message pasted inline often brings a few above its From:/To: block.
+ */
+static bool is_rfc822_field(struct line t)
+{
+	static const char *const names[] = {
+	    "Date",   "Received",   "Return-Path", "Message-ID",  "MIME-Version", "Reply-To",
+	    "Sender", "Importance", "Priority",    "In-Reply-To", "References",   "Delivered-To"};
+	size_t n = 0;
+
+	while (n < t.n && n < 40 &&
+	       ((t.s[n] >= 'a' && t.s[n] <= 'z') || (t.s[n] >= 'A' && t.s[n] <= 'Z') ||
+	        is_digit(t.s[n]) || t.s[n] == '-'))
+		n++;
+	if (n < 2 || n >= t.n || t.s[n] != ':')
+		return false;
+	if (line_prefix_ci(&t, "Content-") || line_prefix_ci(&t, "X-"))
+		return true;
+	return starts_field(t, names, ARRAY_SIZE(names));
+}
+
 static bool is_mobile_footer(struct line t)
 {
 	static const char *const footers[] = {
-	    "Sent from my ",        "Sent from Mail for ",  "Sent from Outlook",
-	    "Get Outlook for ",     "Sent from Yahoo Mail", "Von meinem ",
-	    "Gesendet von meinem ", "Gesendet mit ",        "Sendt fra min ",
-	    "Sendt fra Outlook",    "Sendt fra Mail",       "Sendt fra Yahoo",
+	    "Von meinem ",         "Sent from my ",          "Sent from Mail for ",
+	    "Sent from Outlook",   "Get Outlook for ",       "Sent from Yahoo Mail",
+	    "Sent from Samsung",   "Sent from Gmail",        "Sent from ProtonMail",
+	    "Sent via BlackBerry", "Sent with BlackBerry",   "Gesendet von meinem ",
+	    "Gesendet mit ",       "Gesendet von Mail für ", "Gesendet von Yahoo",
+	    "Gesendet vom ",       "Outlook für iOS",        "Outlook für Android",
+	    "Sendt fra min ",      "Sendt fra Outlook",      "Sendt fra Mail",
+	    "Sendt fra Yahoo",     "Sendt fra Samsung",      "Hent Outlook til ",
 	};
 
 	/* Cheap first-letter filter: this runs on every line. */
-	if (t.n > 80 || t.n < 8 || !strchr("SGVsgv", t.s[0]))
+	if (t.n > 80 || t.n < 8 || !strchr("SGVHOsgvho", t.s[0]))
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(footers); i++) {
 		if (!line_prefix_ci(&t, footers[i]))
 			continue;
 		/* "Von meinem ..." is only a footer when it ends in "gesendet". */
-		if (i == 5)
+		if (i == 0)
 			return line_ends_ci(&t, "gesendet") || line_ends_ci(&t, "gesendet.");
 		return true;
 	}
@@ -763,7 +964,7 @@ static size_t find_cut(const struct line *lines, size_t nlines)
 	for (size_t i = 0; i < nlines; i++) {
 		struct line t = line_trim(lines[i]);
 		bool next_quoted = false;
-		size_t k;
+		size_t k, start;
 
 		if (t.n == 0 || t.s[0] == '>')
 			continue;
@@ -800,8 +1001,15 @@ static size_t find_cut(const struct line *lines, size_t nlines)
 					return i;
 			}
 		}
-		if (is_separator(t) || is_header_block(lines, nlines, i) || is_mobile_footer(t))
+		if (is_separator(t) || is_mobile_footer(t))
 			return i;
+		start = i;
+		if (is_header_block(lines, nlines, i) || is_to_block(lines, nlines, i, &start)) {
+			/* Raw header lines of an inline-forwarded message sit right above. */
+			while (start > 0 && is_rfc822_field(line_trim(lines[start - 1])))
+				start--;
+			return start;
+		}
 		/* Disclaimers begin a paragraph. */
 		if ((i == 0 || line_trim(lines[i - 1]).n == 0) && is_disclaimer(t))
 			return i;

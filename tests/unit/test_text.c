@@ -72,6 +72,43 @@ static const struct strip_case strip_en[] = {
      "We said this e-mail and any attachments are fine."},
     {"dashes are not a signature", "Price -- as agreed -- stays.\n---\nBest",
      "Price -- as agreed -- stays.\n---\nBest"},
+    /* Lotus Notes headers: no "From:" line, sender and date above "To:". */
+    {"lotus notes header",
+     "Sounds fine, go ahead.  PK\n\n\nJane Roe\n04/02/2003 09:15 AM\nTo: Pat "
+     "Kim/HOU/ACME@ACME\ncc: \n\nSubject: Budget\n\nPlease approve the budget.",
+     "Sounds fine, go ahead.  PK"},
+    {"lotus notes sender line wrapped",
+     "Will do.\n\n\nJane Roe <jane@roe.example> on 04/02/2003\n09:15:10 AM\nTo: Pat "
+     "Kim/HOU/ACME@ACME\ncc:\nSubject: Re: Visit\n\nCan you come Friday?",
+     "Will do."},
+    {"lotus notes sent by, indented, recipients wrapped",
+     "Agreed.\n\n\n\tJane Roe\n\tSent by: Jane Roe\n\t04/02/2003 09:15 AM\n\n\t\t To: Pat "
+     "Kim/HOU/ACME@ACME, Lee Park/HOU/ACME@ACME, Sam \nOrtiz/HOU/ACME@ACME\n\t\t cc: "
+     "\n\t\t Subject: Visit\n\nold words",
+     "Agreed."},
+    {"lotus notes company line with From and date",
+     "Thanks.\n\n\n\tAcme Energy  From:  Jane Roe     04/02/2003 09:15 AM Phone No: "
+     "555-0100\t\n\n\nTo:\tPat Kim/HOU/ACME@ACME\ncc:\tLee Park/HOU/ACME@ACME\n"
+     "Subject:\tRe: Totals\n\nold words",
+     "Thanks."},
+    {"lotus forwarded by, five dashes",
+     "FYI.\n\n----- Forwarded by Jane Roe/HOU/ACME on 04/02/2003 09:15 AM -----\n\nold", "FYI."},
+    {"lotus message from",
+     "Noted.\n\n----- Message from Jane Roe <jane@roe.example> on Wed, 04/02/2003 09:15 "
+     "-----\nTo: Pat Kim\nSubject: Visit\n\nold",
+     "Noted."},
+    {"original appointment",
+     "I can't make it, sorry.\n\n-----Original Appointment-----\nFrom: Jane Roe\nWhen: "
+     "Friday\nWhere: Room 4\n\nold",
+     "I can't make it, sorry."},
+    {"raw header lines above a pasted header block",
+     "See below.\n\nContent-Transfer-Encoding: 7bit\nDate: Mon, 3 Mar 2003 10:00:00 -0500\n"
+     "From: \"Jane Roe\" <jane@roe.example>\nTo: pat@kim.example\nSubject: Rates\n\nold",
+     "See below."},
+    {"memo header typed by the author",
+     "To: all hands\ncc: the board\nSubject: Friday party\n\nCake at four.",
+     "To: all hands\ncc: the board\nSubject: Friday party\n\nCake at four."},
+    {"sent from samsung", "On my way.\n\nSent from Samsung Mobile", "On my way."},
 };
 
 static const struct strip_case strip_de[] = {
@@ -113,6 +150,25 @@ static const struct strip_case strip_de[] = {
      "Von: heute an gilt der neue Preis.\nDanke."},
     {"geschrieben", "Ich hab nur den Titel hingeschrieben:\nder Rest fehlt.",
      "Ich hab nur den Titel hingeschrieben:\nder Rest fehlt."},
+    {"original-nachricht",
+     "Geht klar.\n\n-------- Original-Nachricht --------\nBetreff: Termin\nVon: Max\n\nalt",
+     "Geht klar."},
+    {"lotus notes header",
+     "Passt.\n\n\nMax Muster/Firma\n03.03.2025 10:12\n\nAn: Jane Roe/Firma@Firma\nKopie: "
+     "\nThema: Angebot\n\nalt",
+     "Passt."},
+    {"lotus weitergeleitet von",
+     "Zur Info.\n\n----- Weitergeleitet von Max Muster/Firma am 03.03.2025 10:12 -----\nalt",
+     "Zur Info."},
+    {"ursprünglicher termin",
+     "Ich kann leider nicht.\n\n-----Ursprünglicher Termin-----\nVon: Max\nWann: Freitag\n\nalt",
+     "Ich kann leider nicht."},
+    {"von/gesendet block in bold",
+     "Mache ich.\n\n*Von:* Max Muster\n*Gesendet:* Montag, 3. März 2025 10:12\n*An:* "
+     "Ich\n*Betreff:* Termin\n\nalt",
+     "Mache ich."},
+    {"gesendet von mail für windows", "Danke!\n\nGesendet von Mail für Windows", "Danke!"},
+    /* Negative cases. */
 };
 
 static const struct strip_case strip_da[] = {
@@ -149,6 +205,21 @@ static const struct strip_case strip_da[] = {
      "Hun skrev i går, at det var fint.\nSuper."},
     {"fra in prose", "Fra: næste måned hæver jeg prisen.\nHilsen",
      "Fra: næste måned hæver jeg prisen.\nHilsen"},
+    {"videresendt meddelelse",
+     "Til orientering.\n\n---------- Videresendt meddelelse ----------\nFra: Bo\ngammel",
+     "Til orientering."},
+    {"oprindelig aftale",
+     "Jeg kan desværre ikke.\n\n-----Oprindelig aftale-----\nFra: Bo\nHvornår: fredag\n\ngammel",
+     "Jeg kan desværre ikke."},
+    {"lotus notes header",
+     "Fint.\n\n\nBo Hansen/Firma\n03-03-2025 10:12\n\nTil: Mette Holm/Firma@Firma\nKopi: "
+     "\nEmne: Tilbud\n\ngammel",
+     "Fint."},
+    {"lotus videresendt af",
+     "Se nedenfor.\n\n----- Videresendt af Bo Hansen/Firma den 03-03-2025 10:12 -----\ngammel",
+     "Se nedenfor."},
+    {"hent outlook til ios", "Det er fint.\n\nHent Outlook til iOS", "Det er fint."},
+    /* Negative cases. */
 };
 
 static void run_strip(const struct strip_case *c, size_t n)
