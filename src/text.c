@@ -905,56 +905,135 @@ static bool is_mobile_footer(struct line t)
 	return false;
 }
 
-static bool is_disclaimer(struct line t)
-{
-	static const char *const starts[] = {
-	    "This e-mail and any attachments",
-	    "This email and any attachments",
-	    "This e-mail and any files",
-	    "This email and any files",
-	    "This e-mail is confidential",
-	    "This email is confidential",
-	    "This message is confidential",
-	    "This message and any attachments",
-	    "This e-mail message is confidential",
-	    "This e-mail contains confidential",
-	    "This email contains confidential",
-	    "This message contains confidential",
-	    "This e-mail may contain confidential",
-	    "This email may contain confidential",
-	    "This message may contain confidential",
-	    "The information contained in this e-mail",
-	    "The information contained in this email",
-	    "The information contained in this message",
-	    "The information in this e-mail",
-	    "The information in this email",
-	    "CONFIDENTIALITY NOTICE",
-	    "CONFIDENTIAL NOTICE",
-	    "CONFIDENTIALITY NOTE",
-	    "DISCLAIMER:",
-	    "Diese E-Mail enthält vertrauliche",
-	    "Diese E-Mail kann vertrauliche",
-	    "Diese E-Mail ist vertraulich",
-	    "Diese Nachricht enthält vertrauliche",
-	    "Diese Nachricht ist vertraulich",
-	    "Diese Mail enthält vertrauliche",
-	    "Diese E-Mail und alle Anhänge",
-	    "Haftungsausschluss:",
-	    "Denne e-mail er fortrolig",
-	    "Denne e-mail kan indeholde fortrolig",
-	    "Denne e-mail indeholder fortrolig",
-	    "Denne mail er fortrolig",
-	    "Denne mail kan indeholde fortrolig",
-	    "Denne e-mail og eventuelle vedhæftede",
-	    "Denne meddelelse er fortrolig",
-	    "Denne meddelelse kan indeholde fortrolig",
-	};
+/*
+ * Disclaimer openings that need nothing more when they begin a paragraph.
+ */
+static const char *const disclaimer_starts[] = {
+    "This e-mail and any attachments",
+    "This email and any attachments",
+    "This e-mail and any files",
+    "This email and any files",
+    "This e-mail is confidential",
+    "This email is confidential",
+    "This message is confidential",
+    "This message and any attachments",
+    "This e-mail message is confidential",
+    "This e-mail contains confidential",
+    "This email contains confidential",
+    "This message contains confidential",
+    "This e-mail may contain confidential",
+    "This email may contain confidential",
+    "This message may contain confidential",
+    "The information contained in this e-mail",
+    "The information contained in this email",
+    "The information contained in this message",
+    "The information in this e-mail",
+    "The information in this email",
+    "CONFIDENTIALITY NOTICE",
+    "CONFIDENTIAL NOTICE",
+    "CONFIDENTIALITY NOTE",
+    "DISCLAIMER:",
+    "Legal Disclaimer",
+    "Diese E-Mail enthält vertrauliche",
+    "Diese E-Mail kann vertrauliche",
+    "Diese E-Mail ist vertraulich",
+    "Diese Nachricht enthält vertrauliche",
+    "Diese Nachricht ist vertraulich",
+    "Diese Mail enthält vertrauliche",
+    "Diese E-Mail und alle Anhänge",
+    "Haftungsausschluss:",
+    "Rechtlicher Hinweis:",
+    "Denne e-mail er fortrolig",
+    "Denne e-mail kan indeholde fortrolig",
+    "Denne e-mail indeholder fortrolig",
+    "Denne mail er fortrolig",
+    "Denne mail kan indeholde fortrolig",
+    "Denne e-mail og eventuelle vedhæftede",
+    "Denne meddelelse er fortrolig",
+    "Denne meddelelse kan indeholde fortrolig",
+    "Ansvarsfraskrivelse:",
+};
 
-	if (t.n < 10 || !strchr("TCDHtcdh", t.s[0]))
+/*
+ * Openings that make a disclaimer only together with its vocabulary (disclaimer_cues):
+ * "This e-mail, including attachments, …", "This message may contain legally privileged
+ * …", "THE INFORMATION CONTAINED IN THIS E-MAIL IS …".
+ */
+static const char *const disclaimer_heads[] = {
+    "This e-mail",
+    "This email",
+    "This message",
+    "This communication",
+    "This transmission",
+    "This electronic",
+    "The information contained",
+    "The information in this",
+    "The contents of this",
+    "Confidential",
+    "Privileged",
+    "Notice:",
+    "Important:",
+    "Diese E-Mail",
+    "Diese Email",
+    "Diese Mail",
+    "Diese Nachricht",
+    "Der Inhalt dieser",
+    "Die Informationen in dieser",
+    "Vertraulich",
+    "Denne e-mail",
+    "Denne email",
+    "Denne mail",
+    "Denne meddelelse",
+    "Denne besked",
+    "Informationen i denne",
+    "Indholdet af denne",
+    "Fortrolig",
+};
+
+/*
+ * Both halves of the disclaimer vocabulary within four lines from lines[i]: secrecy
+ * ("confidential", "privileged", "vertraulich", "fortrolig") and the wrong reader
+ * ("intended recipient", "unauthorised", "Empfänger", "modtager").
+ */
+static bool disclaimer_cues(const struct line *lines, size_t nlines, size_t i)
+{
+	static const char *const secret[] = {"confidential", "privileged", "vertraulich",
+	                                     "rechtlich geschützt", "fortrolig"};
+	static const char *const reader[] = {
+	    "intended", "recipient",  "addressee", "unauthori",   "prohibited",  "empfänger",
+	    "adressat", "irrtümlich", "modtager",  "ved en fejl", "uberettiget",
+	};
+	bool a = false, b = false;
+
+	for (size_t k = i; k < nlines && k < i + 4 && !(a && b); k++) {
+		for (size_t j = 0; j < ARRAY_SIZE(secret) && !a; j++)
+			a = line_has_ci(&lines[k], secret[j]);
+		for (size_t j = 0; j < ARRAY_SIZE(reader) && !b; j++)
+			b = line_has_ci(&lines[k], reader[j]);
+	}
+	return a && b;
+}
+
+/*
+ * Whether lines[i] begins a legal disclaimer: a known opening at the start of a paragraph,
+ * or a generic opening anywhere backed by the vocabulary of one. Quotes and bold markers
+ * in front ("\"This e-mail …", "*CONFIDENTIALITY NOTICE*") are skipped.
+ */
+static bool is_disclaimer(const struct line *lines, size_t nlines, size_t i, bool para_start)
+{
+	struct line t = line_trim(lines[i]);
+
+	while (t.n > 0 && strchr("\"'*_[(", t.s[0]))
+		t.s++, t.n--;
+	if (t.n < 10 || !strchr("TCDHLNIPRVAFtcdhlniprvaf", t.s[0]))
 		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
-		if (line_prefix_ci(&t, starts[i]))
-			return true;
+	if (para_start)
+		for (size_t k = 0; k < ARRAY_SIZE(disclaimer_starts); k++)
+			if (line_prefix_ci(&t, disclaimer_starts[k]))
+				return true;
+	for (size_t k = 0; k < ARRAY_SIZE(disclaimer_heads); k++)
+		if (line_prefix_ci(&t, disclaimer_heads[k]))
+			return disclaimer_cues(lines, nlines, i);
 	return false;
 }
 
@@ -1010,8 +1089,8 @@ static size_t find_cut(const struct line *lines, size_t nlines)
 				start--;
 			return start;
 		}
-		/* Disclaimers begin a paragraph. */
-		if ((i == 0 || line_trim(lines[i - 1]).n == 0) && is_disclaimer(t))
+		/* Disclaimers begin a paragraph, or follow a signature line directly. */
+		if (is_disclaimer(lines, nlines, i, i == 0 || line_trim(lines[i - 1]).n == 0))
 			return i;
 	}
 	return nlines;

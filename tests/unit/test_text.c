@@ -108,6 +108,22 @@ static const struct strip_case strip_en[] = {
     {"memo header typed by the author",
      "To: all hands\ncc: the board\nSubject: Friday party\n\nCake at four.",
      "To: all hands\ncc: the board\nSubject: Friday party\n\nCake at four."},
+    {"disclaimer in quotes, vocabulary wrapped",
+     "Draft attached.\n\n\"This e-mail, including attachments, holds information that is\n"
+     "confidential and may be privileged. It is meant only for the intended\nrecipient.\n\n"
+     "Jane",
+     "Draft attached."},
+    {"disclaimer right below the text, upper case",
+     "Numbers attached.\nTHE INFORMATION IN THIS MESSAGE IS PRIVILEGED AND CONFIDENTIAL AND "
+     "MEANT\nFOR THE INTENDED RECIPIENT ONLY.",
+     "Numbers attached."},
+    {"generic disclaimer opening",
+     "Ok by me.\n\nThis message may contain legally privileged information. If you are "
+     "not\nthe intended recipient, please delete it.",
+     "Ok by me."},
+    {"confidential without the rest of a disclaimer",
+     "This email confirms the order.\nPlease keep the price confidential for now.",
+     "This email confirms the order.\nPlease keep the price confidential for now."},
     {"sent from samsung", "On my way.\n\nSent from Samsung Mobile", "On my way."},
 };
 
@@ -167,8 +183,15 @@ static const struct strip_case strip_de[] = {
      "Mache ich.\n\n*Von:* Max Muster\n*Gesendet:* Montag, 3. März 2025 10:12\n*An:* "
      "Ich\n*Betreff:* Termin\n\nalt",
      "Mache ich."},
+    {"vertraulichkeitshinweis",
+     "Anbei der Vertrag.\n\nDiese Nachricht kann vertrauliche Informationen enthalten. Wenn "
+     "Sie nicht der\nrichtige Adressat sind, löschen Sie sie bitte.",
+     "Anbei der Vertrag."},
     {"gesendet von mail für windows", "Danke!\n\nGesendet von Mail für Windows", "Danke!"},
     /* Negative cases. */
+    {"vertraulich im text",
+     "Diese E-Mail bitte vertraulich behandeln, der Preis ist noch nicht offiziell.",
+     "Diese E-Mail bitte vertraulich behandeln, der Preis ist noch nicht offiziell."},
 };
 
 static const struct strip_case strip_da[] = {
@@ -218,6 +241,12 @@ static const struct strip_case strip_da[] = {
     {"lotus videresendt af",
      "Se nedenfor.\n\n----- Videresendt af Bo Hansen/Firma den 03-03-2025 10:12 -----\ngammel",
      "Se nedenfor."},
+    {"fortrolighed",
+     "Se vedhæftede.\n\nDenne besked kan indeholde fortrolige oplysninger. Hvis du ikke er "
+     "den\nrette modtager, bedes du slette den.",
+     "Se vedhæftede."},
+    {"kan indeholde fortrolige",
+     "Tak for i dag.\n\nDenne e-mail kan indeholde fortrolige oplysninger.", "Tak for i dag."},
     {"hent outlook til ios", "Det er fint.\n\nHent Outlook til iOS", "Det er fint."},
     /* Negative cases. */
 };
