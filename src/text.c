@@ -713,6 +713,23 @@ static bool line_has_datetime(struct line t)
 	return false;
 }
 
+/*
+ * A line made only of rule characters ("------", "_____", "=====", "* * *"): signatures
+ * and footers are often set off by one.
+ */
+static bool is_rule_line(struct line t)
+{
+	size_t marks = 0;
+
+	for (size_t i = 0; i < t.n; i++) {
+		if (!strchr("-_=*~ \t", t.s[i]))
+			return false;
+		if (t.s[i] != ' ' && t.s[i] != '\t')
+			marks++;
+	}
+	return marks >= 2;
+}
+
 /* Words ("tokens" between blanks) of a line, one at a time: *pos advances past each. */
 static bool next_word(struct line t, size_t *pos, struct line *w)
 {
@@ -740,6 +757,17 @@ static struct line word_core(struct line w)
 	while (w.n > 0 && strchr(punct, w.s[w.n - 1]))
 		w.n--;
 	return w;
+}
+
+/* Starts with a lower-case letter: ASCII, or the Latin-1 range of UTF-8 (ä ö ü ß æ ø å é). */
+static bool word_is_lower(struct line w)
+{
+	unsigned char c0 = w.n > 0 ? (unsigned char)w.s[0] : 0;
+	unsigned char c1 = w.n > 1 ? (unsigned char)w.s[1] : 0;
+
+	if (c0 >= 'a' && c0 <= 'z')
+		return true;
+	return c0 == 0xC3 && c1 >= 0x9F && c1 <= 0xBF;
 }
 
 static bool word_is_upper(struct line w)
@@ -781,6 +809,59 @@ static bool has_digit(struct line w)
 	return false;
 }
 
+/* The labels of contact lines: "Tel.: …", "Fax …", "E-Mail: …", "Mobil …", "Tlf. …". */
+static bool is_contact_label(struct line w)
+{
+	static const char *const labels[] = {
+	    "tel",  "tlf",  "fax",    "phone",   "ph",     "mobile",  "mobil",
+	    "mob",  "cell", "handy",  "telefon", "fon",    "e-mail",  "email",
+	    "mail", "web",  "office", "direct",  "direkt", "direkte", "skype",
+	    "nr",   "t",    "f",      "m",       "p",      "e",       "v",
+	};
+
+	w = word_core(w);
+	for (size_t i = 0; i < ARRAY_SIZE(labels); i++)
+		if (word_is_ci(w, labels[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Contact details: an address ('@', "www.", a URL), a labelled line ("Tel.: …", "Fax …")
+ * or a phone number (seven or more digits in one run of digits, blanks and + - ( ) / .).
+ */
+static bool is_contact_line(struct line t)
+{
+	struct line w;
+	size_t pos = 0, digits = 0;
+
+	if (memchr(t.s, '@', t.n) || line_has_ci(&t, "www.") || line_has_ci(&t, "http://") ||
+	    line_has_ci(&t, "https://"))
+		return true;
+	if (next_word(t, &pos, &w) && is_contact_label(w) && has_digit(t))
+		return true;
+	for (size_t i = 0; i < t.n; i++) {
+		if (is_digit(t.s[i])) {
+			if (++digits >= 7)
+				return true;
+		} else if (!strchr(" +-()/.", t.s[i])) {
+			digits = 0;
+		}
+	}
+	return false;
+}
+
+/* "P.S.", "PS:", "PPS" and "NB:" lines are the author's words even below a signature. */
+static bool is_postscript(struct line t)
+{
+	static const char *const ps[] = {"P.S", "PS:", "PS ", "PS-", "PPS", "P.P.S", "NB:", "N.B."};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ps); i++)
+		if (line_prefix_ci(&t, ps[i]))
+			return true;
+	return t.n == 2 && strncasecmp(t.s, "PS", 2) == 0;
+}
+
 /*
  * A name as it opens a signature: one to four capitalised words ("Jane Doe", "T.J. Black",
  * "Carol St. Clair", "Max von Muster"), no digits, nothing after it on the line.
@@ -803,6 +884,212 @@ static bool is_name_like(struct line t)
 			return false;
 	}
 	return words > 0;
+}
+
+/*
+ * A closing formula on a line of its own ("Best regards,", "Mit freundlichen Grüßen",
+ * "Med venlig hilsen", "Thanks, Jane"): what follows it is a signature when it looks like
+ * one (see find_signature).
+ */
+static bool is_closing(struct line t)
+{
+	/* Words that make a short line a closing wherever they stand in it. */
+	static const char *const stems[] = {"regards", "grüß",    "grüss",     "gruß",     "gruss",
+	                                    "hilsen",  "hilsner", "sincerely", "greetings"};
+	/* Closings that are the whole line, or followed only by a name. */
+	static const char *const whole[] = {
+	    "all the best",
+	    "best wishes",
+	    "best",
+	    "cheers",
+	    "many thanks",
+	    "thanks again",
+	    "thanks",
+	    "thank you",
+	    "thx",
+	    "yours truly",
+	    "yours",
+	    "take care",
+	    "love",
+	    "vielen dank",
+	    "besten dank",
+	    "herzlichen dank",
+	    "danke schön",
+	    "dankeschön",
+	    "danke",
+	    "bis bald",
+	    "ciao",
+	    "tschüss",
+	    "herzlichst",
+	    "lg",
+	    "mfg",
+	    "vg",
+	    "mange tak",
+	    "tak",
+	    "på forhånd tak",
+	    "mvh",
+	    "vh",
+	    "kh",
+	    "knus",
+	};
+	struct line w;
+	size_t pos = 0, words = 0;
+	bool stem = false;
+
+	if (t.n == 0 || t.n > 60 || t.s[t.n - 1] == '?' || is_postscript(t))
+		return false;
+	while (next_word(t, &pos, &w)) {
+		struct line c = word_core(w);
+
+		words++;
+		for (size_t i = 0; i < ARRAY_SIZE(stems) && !stem; i++)
+			stem = c.n >= strlen(stems[i]) &&
+			       strncasecmp(c.s, stems[i], strlen(stems[i])) == 0;
+	}
+	if (stem)
+		return words <= 6;
+	for (size_t i = 0; i < ARRAY_SIZE(whole); i++) {
+		size_t pl = strlen(whole[i]);
+		struct line rest;
+
+		if (!line_prefix_ci(&t, whole[i]))
+			continue;
+		if (pl < t.n && !strchr(" \t,.!-", t.s[pl]))
+			continue; /* "Bestimmt", "Thanksgiving" */
+		rest.s = t.s + pl;
+		rest.n = t.n - pl;
+		while (rest.n > 0 && strchr(" \t,.!-", rest.s[0]))
+			rest.s++, rest.n--;
+		while (rest.n > 0 && strchr(" \t,.!", rest.s[rest.n - 1]))
+			rest.n--;
+		/* "Thanks, Karen." but not "Thanks for the quick reply." */
+		return rest.n == 0 || is_name_like(rest);
+	}
+	return false;
+}
+
+enum { SIG_NO, SIG_YES, SIG_PS };
+
+/*
+ * Whether a line can belong to a signature: a name, a title, a company, an address or
+ * contact details, a rule. Prose cannot: more than one lower-case word that is not a small
+ * function word ("Call me tomorrow."), a question or exclamation, a full stop after a long
+ * word, or more than twelve words. A postscript ends the search (SIG_PS).
+ */
+static int sig_line(struct line t)
+{
+	struct line w, last = {t.s, 0};
+	size_t pos = 0, words = 0, lower = 0;
+	bool contact = is_contact_line(t);
+
+	if (is_postscript(t))
+		return SIG_PS;
+	if (is_rule_line(t))
+		return SIG_YES;
+	if (t.n > (contact ? 300 : 120) || t.s[t.n - 1] == '?' || t.s[t.n - 1] == '!')
+		return SIG_NO;
+	while (next_word(t, &pos, &w)) {
+		struct line c = word_core(w);
+
+		words++;
+		last = w;
+		/* Addresses, numbers and labels are not words of prose. */
+		if (c.n == 0 || has_digit(c) || memchr(c.s, '@', c.n) || is_contact_label(c) ||
+		    line_prefix_ci(&c, "www.") || line_prefix_ci(&c, "http"))
+			continue;
+		if (word_is_lower(c) && !is_function_word(c))
+			lower++;
+	}
+	if (words > 12 || lower > 1)
+		return SIG_NO;
+	if (t.s[t.n - 1] == '.' && !contact) {
+		/* "Inc.", "GmbH.", "L.L.P." end signature lines; "…tomorrow." ends a sentence. */
+		struct line c = word_core(last);
+
+		if (c.n > 4 && !memchr(c.s, '.', c.n))
+			return SIG_NO;
+	}
+	return SIG_YES;
+}
+
+/* A signature is at least min lines, at most 8, or up to 16 when a quarter is contacts. */
+static bool sig_block_ok(size_t nonblank, size_t contact, size_t min)
+{
+	return nonblank >= min && (nonblank <= 8 || (nonblank <= 16 && contact * 4 >= nonblank));
+}
+
+static bool ends_sentence(struct line t)
+{
+	return t.n > 0 && strchr(".!?:;", t.s[t.n - 1]);
+}
+
+/*
+ * Where a signature without the "-- " delimiter begins in lines[0..end), or end when there
+ * is none. Two shapes count, both only at the end of the author's text and only when every
+ * line after the start looks like a signature line (sig_line), so that a sentence written
+ * after a closing is never lost:
+ *  - a closing ("Best regards,", "Mit freundlichen Grüßen", "Med venlig hilsen") followed by
+ *    two or more such lines: the closing stays, the name/title/phone/address lines go;
+ *  - no closing, but a name opening a paragraph followed by contact details (two or more
+ *    lines with a phone number, an address or a URL): the name and everything below go.
+ * Quoted lines in between are skipped (they are dropped anyway). Linear: one walk up, one
+ * walk down over at most the trailing block.
+ */
+static size_t find_signature(const struct line *lines, size_t end)
+{
+	size_t s = end, nonblank = 0, contact = 0;
+
+	while (s > 0) {
+		struct line t = line_trim(lines[s - 1]);
+		int k;
+
+		if (t.n == 0 || t.s[0] == '>') {
+			s--;
+			continue;
+		}
+		if (is_closing(t))
+			break;
+		k = sig_line(t);
+		if (k == SIG_PS)
+			return end;
+		if (k == SIG_NO)
+			break;
+		if (++nonblank > 16)
+			return end;
+		if (is_contact_line(t))
+			contact++;
+		s--;
+	}
+	if (nonblank == 0)
+		return end;
+	if (s > 0 && is_closing(line_trim(lines[s - 1])))
+		return sig_block_ok(nonblank, contact, 2) ? s : end;
+	for (size_t n = s; n < end && nonblank > 0; n++) {
+		struct line t = line_trim(lines[n]);
+		struct line prev = n > 0 ? line_trim(lines[n - 1]) : (struct line){t.s, 0};
+
+		if (t.n == 0 || t.s[0] == '>')
+			continue;
+		if (is_name_like(t) &&
+		    (prev.n == 0 || ends_sentence(prev) || is_rule_line(prev) ||
+		     prev.s[0] == '>') &&
+		    contact >= 2 && sig_block_ok(nonblank, contact, 2)) {
+			/* A rule set above the name ("-----") goes with it. */
+			for (size_t k = n; k > s; k--) {
+				struct line r = line_trim(lines[k - 1]);
+
+				if (r.n > 0 && !is_rule_line(r))
+					break;
+				if (r.n > 0)
+					n = k - 1;
+			}
+			return n;
+		}
+		nonblank--;
+		if (is_contact_line(t))
+			contact--;
+	}
+	return end;
 }
 
 /*
@@ -1120,6 +1407,7 @@ char *text_strip_reply(const char *text)
 			p++;
 	}
 	cut = find_cut(lines, nlines);
+	cut = find_signature(lines, cut);
 	for (size_t i = 0; i < cut; i++) {
 		if (line_is_quote(&lines[i]))
 			continue;

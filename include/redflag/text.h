@@ -20,8 +20,13 @@ char *text_from_html(const char *html, size_t len);
 /*
  * Returns the author's new text: cuts at the first reply/forward marker ("On … wrote:",
  * "Am … schrieb …:", "Den … skrev …:", "-----Original Message-----", "Von:/Fra:/From:"
- * header blocks, "---------- Forwarded message", "Begin forwarded message:"), removes "> "
- * quoted lines, the signature (after "-- ") and common legal disclaimers.
+ * header blocks, Lotus Notes "sender / date / To: … Subject:" blocks, "---------- Forwarded
+ * message", "----- Forwarded by … -----", "Begin forwarded message:"), removes "> " quoted
+ * lines, the signature (after "-- "), mobile footers ("Sent from my iPhone") and legal
+ * disclaimers. A signature without "-- " goes too, but only at the end and only when every
+ * line of it looks like one: the name/title/address/phone lines after a closing ("Best
+ * regards,", "Mit freundlichen Grüßen", "Med venlig hilsen"; the closing stays), or a name
+ * opening a paragraph followed by contact details. Runs in time linear in the input.
  */
 char *text_strip_reply(const char *text);
 

@@ -124,7 +124,30 @@ static const struct strip_case strip_en[] = {
     {"confidential without the rest of a disclaimer",
      "This email confirms the order.\nPlease keep the price confidential for now.",
      "This email confirms the order.\nPlease keep the price confidential for now."},
+    {"signature after a closing",
+     "Please send the files by Friday.\n\nBest regards,\nJane Roe\nSenior Designer\nRoe "
+     "Studio Ltd.\nPhone: +1 555 0100 200\nwww.roestudio.example",
+     "Please send the files by Friday.\n\nBest regards,"},
+    {"signature without a closing",
+     "Call me when you land.\n\nJane Roe\nRoe Studio Ltd.\nTel. +1 555 010 "
+     "0200\njane@roestudio.example",
+     "Call me when you land."},
+    {"rule above a signature without a closing",
+     "See you then.\n\n----------\nJane Roe\nTel. +1 555 010 0200\njane@roestudio.example",
+     "See you then."},
     {"sent from samsung", "On my way.\n\nSent from Samsung Mobile", "On my way."},
+    /* Negative cases: what follows a closing and is not a signature stays. */
+    {"sentence after a closing", "Thanks,\nJane\n\nI also need the logo in blue by tomorrow.",
+     "Thanks,\nJane\n\nI also need the logo in blue by tomorrow."},
+    {"postscript after a signature",
+     "Best regards,\nJane Roe\nRoe Studio\n\nP.S. Can you also send the invoice?",
+     "Best regards,\nJane Roe\nRoe Studio\n\nP.S. Can you also send the invoice?"},
+    {"a bare name after a closing", "Best,\nJane", "Best,\nJane"},
+    {"contact details the text asks for",
+     "Send it to\nJane Roe\nRoe Studio Ltd.\njane@roestudio.example\n+1 555 010 0200",
+     "Send it to\nJane Roe\nRoe Studio Ltd.\njane@roestudio.example\n+1 555 010 0200"},
+    {"too long to be a signature", "Kind regards,\nAnn\nBo\nCy\nDi\nEd\nFay\nGus\nHal\nIda",
+     "Kind regards,\nAnn\nBo\nCy\nDi\nEd\nFay\nGus\nHal\nIda"},
 };
 
 static const struct strip_case strip_de[] = {
@@ -183,12 +206,23 @@ static const struct strip_case strip_de[] = {
      "Mache ich.\n\n*Von:* Max Muster\n*Gesendet:* Montag, 3. März 2025 10:12\n*An:* "
      "Ich\n*Betreff:* Termin\n\nalt",
      "Mache ich."},
+    {"signatur nach grußformel",
+     "Bitte schicken Sie mir das Angebot bis Freitag.\n\nMit freundlichen Grüßen\n\nMax "
+     "Muster\nGeschäftsführer\nMuster GmbH\nHauptstraße 12\n12345 Musterstadt\nTel.: +49 30 "
+     "1234567\nwww.muster.example",
+     "Bitte schicken Sie mir das Angebot bis Freitag.\n\nMit freundlichen Grüßen"},
+    {"signatur ohne grußformel",
+     "Bis Montag.\n\nMax Muster\nMuster GmbH\nTel. 030 1234567\nmax@muster.example", "Bis Montag."},
     {"vertraulichkeitshinweis",
      "Anbei der Vertrag.\n\nDiese Nachricht kann vertrauliche Informationen enthalten. Wenn "
      "Sie nicht der\nrichtige Adressat sind, löschen Sie sie bitte.",
      "Anbei der Vertrag."},
     {"gesendet von mail für windows", "Danke!\n\nGesendet von Mail für Windows", "Danke!"},
     /* Negative cases. */
+    {"ps nach grußformel", "Viele Grüße\nMax\nMuster GmbH\n\nPS: Die Rechnung kommt morgen.",
+     "Viele Grüße\nMax\nMuster GmbH\n\nPS: Die Rechnung kommt morgen."},
+    {"satz nach grußformel", "Viele Grüße\nMax\n\nIch bin ab Montag wieder im Büro.",
+     "Viele Grüße\nMax\n\nIch bin ab Montag wieder im Büro."},
     {"vertraulich im text",
      "Diese E-Mail bitte vertraulich behandeln, der Preis ist noch nicht offiziell.",
      "Diese E-Mail bitte vertraulich behandeln, der Preis ist noch nicht offiziell."},
@@ -241,6 +275,13 @@ static const struct strip_case strip_da[] = {
     {"lotus videresendt af",
      "Se nedenfor.\n\n----- Videresendt af Bo Hansen/Firma den 03-03-2025 10:12 -----\ngammel",
      "Se nedenfor."},
+    {"signatur efter hilsen",
+     "Kan du sende tilbuddet i morgen?\n\nMed venlig hilsen\n\nBo Hansen\nDirektør\nHansen "
+     "ApS\nHovedgaden 1\n1000 København K\nTlf. +45 12 34 56 78\nbo@hansen.example",
+     "Kan du sende tilbuddet i morgen?\n\nMed venlig hilsen"},
+    {"signatur uden hilsen",
+     "Vi ses i morgen.\n\nBo Hansen\nHansen ApS\nTlf. +45 12 34 56 78\nbo@hansen.example",
+     "Vi ses i morgen."},
     {"fortrolighed",
      "Se vedhæftede.\n\nDenne besked kan indeholde fortrolige oplysninger. Hvis du ikke er "
      "den\nrette modtager, bedes du slette den.",
@@ -249,6 +290,10 @@ static const struct strip_case strip_da[] = {
      "Tak for i dag.\n\nDenne e-mail kan indeholde fortrolige oplysninger.", "Tak for i dag."},
     {"hent outlook til ios", "Det er fint.\n\nHent Outlook til iOS", "Det er fint."},
     /* Negative cases. */
+    {"ps efter hilsen", "Mvh\nBo\nHansen ApS\n\nPS: Fakturaen kommer i morgen.",
+     "Mvh\nBo\nHansen ApS\n\nPS: Fakturaen kommer i morgen."},
+    {"sætning efter hilsen", "Venlig hilsen\nBo\n\nJeg er på kontoret fra mandag.",
+     "Venlig hilsen\nBo\n\nJeg er på kontoret fra mandag."},
 };
 
 static void run_strip(const struct strip_case *c, size_t n)
@@ -407,13 +452,55 @@ static void test_html_hostile(void **state)
 	free(buf);
 }
 
+/*
+ * Hostile shapes for text_strip_reply must finish (it runs on every message, so it is
+ * linear) and keep what they should. Run under valgrind too: a functional test, not timed.
+ */
+static void test_strip_hostile(void **state)
+{
+	size_t n = 1024 * 1024;
+	char *buf = xmalloc(n + 1);
+	char *t;
+
+	(void)state;
+	/* 1 MB without a newline: one long line of prose, kept whole. */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "word "[i % 5];
+	buf[n - 1] = 'x';
+	buf[n] = '\0';
+	t = text_strip_reply(buf);
+	assert_int_equal(strlen(t), n);
+	free(t);
+	/* 100k quoted lines: all dropped. */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "> q\n"[i % 4];
+	t = text_strip_reply(buf);
+	assert_string_equal(t, "");
+	free(t);
+	/* 100k name-like lines: the signature walk gives up after a few, nothing is lost. */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "Jane Roe\n"[i % 9];
+	buf[n - n % 9] = '\0';
+	t = text_strip_reply(buf);
+	assert_int_equal(strlen(t), n - n % 9 - 1);
+	free(t);
+	/* 100k "To:" lines with no cc/Subject: each looks ahead a bounded number of lines. */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "To: x@y\n"[i % 8];
+	buf[n] = '\0';
+	t = text_strip_reply(buf);
+	assert_non_null(t);
+	free(t);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strip_en),        cmocka_unit_test(test_strip_de),
 	    cmocka_unit_test(test_strip_da),        cmocka_unit_test(test_html),
 	    cmocka_unit_test(test_html_then_strip), cmocka_unit_test(test_normalize),
-	    cmocka_unit_test(test_html_hostile),
+	    cmocka_unit_test(test_html_hostile),    cmocka_unit_test(test_strip_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
