@@ -23,7 +23,7 @@ else
 Q := @
 endif
 
-PKGS := libcurl sqlite3 libconfig libpcre2-8 gnutls libsystemd
+PKGS := libcurl sqlite3 libconfig libpcre2-8 libhs gnutls libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libetpan: plain -letpan, not its pkg-config flags (they silently make the binary non-PIE).
 PKG_LIBS := -letpan $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -46,9 +46,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Debian packages for build, tests, bench and demo. Keep in step with README.md.
 DEBS := build-essential pkg-config libetpan-dev libcurl4-gnutls-dev libsqlite3-dev sqlite3 \
-        libconfig-dev libcmocka-dev libpcre2-dev libgnutls28-dev libsystemd-dev \
+        libconfig-dev libcmocka-dev libpcre2-dev libvectorscan-dev libgnutls28-dev libsystemd-dev \
         libsasl2-modules dovecot-imapd python3 python3-aiosmtpd isync openssl valgrind \
-        cppcheck clang-format netcat-openbsd time
+        cppcheck clang-format netcat-openbsd time tzdata
 
 .PHONY: all deps test unit integration asan lint bench demo install uninstall clean check-deps
 
