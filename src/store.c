@@ -116,6 +116,13 @@ enum stmt_id {
 	ST_STATS_CLIENTS,
 	ST_MAILBOXES,
 	ST_CLIENTS,
+	ST_SIG_DELETE,
+	ST_SIG_INSERT,
+	ST_SIG_LIST,
+	ST_MSG_SET_LANG,
+	ST_MSG_ROW,
+	ST_MSG_BY_MSGID,
+	ST_MSG_IDS_AFTER,
 	ST_COUNT
 };
 
@@ -168,6 +175,20 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " FROM clients c LEFT JOIN messages m ON m.client_id = c.id"
                    " WHERE ?1 = 0 OR c.configured <> 0 OR c.owner_wrote <> 0"
                    " GROUP BY c.id ORDER BY n DESC, c.name",
+    [ST_SIG_DELETE] = "DELETE FROM signals WHERE message_id = ?1",
+    [ST_SIG_INSERT] = "INSERT INTO signals(message_id, signal, rule, weight, excerpt)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SIG_LIST] = "SELECT signal, rule, weight, excerpt FROM signals WHERE message_id = ?1"
+                    " ORDER BY id",
+    [ST_MSG_SET_LANG] = "UPDATE messages SET lang = ?2 WHERE id = ?1",
+#define MSG_ROW_COLUMNS                                                                            \
+	"m.id, m.account, m.mailbox, m.uid, m.message_id, m.date, m.direction, m.from_addr,"       \
+	" m.subject, m.text, m.flags, m.lang, c.name"                                              \
+	" FROM messages m LEFT JOIN clients c ON c.id = m.client_id"
+    [ST_MSG_ROW] = "SELECT " MSG_ROW_COLUMNS " WHERE m.id = ?1",
+    [ST_MSG_BY_MSGID] = "SELECT " MSG_ROW_COLUMNS " WHERE m.message_id = ?1 ORDER BY m.id",
+    [ST_MSG_IDS_AFTER] = "SELECT id FROM messages WHERE id > ?1 AND parse_error IS NULL"
+                         " ORDER BY id LIMIT ?2",
 };
 
 struct store {
@@ -874,4 +895,144 @@ int store_clients_foreach(struct store *s, bool need_reply,
 		r = db_fail(s, rc, "clients");
 	stmt_done(st);
 	return r;
+}
+
+int store_signals_set(struct store *s, int64_t message, const char *lang,
+                      const struct store_signal *v, size_t n)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_SIG_DELETE);
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, message);
+	rc = sqlite3_step(st);
+	stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(s, rc, "signals delete");
+	for (size_t i = 0; i < n; i++) {
+		st = stmt_get(s, ST_SIG_INSERT);
+		if (st == NULL)
+			return -EIO;
+		sqlite3_bind_int64(st, 1, message);
+		bind_text(st, 2, v[i].signal, false);
+		bind_text(st, 3, v[i].rule, true);
+		sqlite3_bind_double(st, 4, v[i].weight);
+		bind_text(st, 5, v[i].excerpt, true);
+		rc = sqlite3_step(st);
+		stmt_done(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(s, rc, "signal insert");
+	}
+	st = stmt_get(s, ST_MSG_SET_LANG);
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, message);
+	bind_text(st, 2, lang, true);
+	rc = sqlite3_step(st);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "message language");
+}
+
+int store_signals_foreach(struct store *s, int64_t message,
+                          int (*fn)(void *arg, const struct store_signal *sig), void *arg)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_SIG_LIST);
+	int rc, r = 0;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, message);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_signal sig = {
+		    .signal = column_text(st, 0),
+		    .rule = column_text(st, 1),
+		    .weight = sqlite3_column_double(st, 2),
+		    .excerpt = column_text(st, 3),
+		};
+
+		r = fn(arg, &sig);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, rc, "signals");
+	stmt_done(st);
+	return r;
+}
+
+static int message_rows(struct store *s, sqlite3_stmt *st,
+                        int (*fn)(void *arg, const struct store_message_row *row), void *arg)
+{
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_message_row row = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .account = column_text(st, 1),
+		    .mailbox = column_text(st, 2),
+		    .uid = (uint32_t)sqlite3_column_int64(st, 3),
+		    .message_id = column_text(st, 4),
+		    .date = sqlite3_column_int64(st, 5),
+		    .direction = sqlite3_column_int(st, 6),
+		    .from_addr = column_text(st, 7),
+		    .subject = column_text(st, 8),
+		    .text = column_text(st, 9),
+		    .flags = (unsigned)sqlite3_column_int(st, 10),
+		    .lang = column_text(st, 11),
+		    .client = column_text(st, 12),
+		};
+
+		r = fn(arg, &row);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, rc, "messages");
+	stmt_done(st);
+	return r;
+}
+
+int store_message_get(struct store *s, int64_t id,
+                      int (*fn)(void *arg, const struct store_message_row *row), void *arg)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_ROW);
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	return message_rows(s, st, fn, arg);
+}
+
+int store_messages_by_msgid(struct store *s, const char *message_id,
+                            int (*fn)(void *arg, const struct store_message_row *row), void *arg)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_BY_MSGID);
+
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, message_id, false);
+	return message_rows(s, st, fn, arg);
+}
+
+int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_t *ids, size_t *n)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_IDS_AFTER);
+	int rc;
+
+	*n = 0;
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	if (*n < limit && rc != SQLITE_DONE) {
+		int r = db_fail(s, rc, "message ids");
+
+		stmt_done(st);
+		return r;
+	}
+	stmt_done(st);
+	return 0;
 }

@@ -142,4 +142,58 @@ struct store_client_row {
 int store_clients_foreach(struct store *s, bool need_reply,
                           int (*fn)(void *arg, const struct store_client_row *r), void *arg);
 
+/* One signal of a stored message. Strings are borrowed (in and out). */
+struct store_signal {
+	const char *signal;
+	const char *rule;
+	double weight;
+	const char *excerpt;
+};
+
+/*
+ * Replaces the signals of the message with row id message by v[0..n) and records the
+ * detected language (inside the caller's transaction). 0 or -EIO.
+ */
+int store_signals_set(struct store *s, int64_t message, const char *lang,
+                      const struct store_signal *v, size_t n);
+
+/* Calls fn for each signal of a message in the order stored; returns like the foreaches. */
+int store_signals_foreach(struct store *s, int64_t message,
+                          int (*fn)(void *arg, const struct store_signal *sig), void *arg);
+
+/* A stored message as explain and reclassify need it; strings "" when NULL in the table. */
+struct store_message_row {
+	int64_t id; /* messages.id */
+	const char *account;
+	const char *mailbox;
+	uint32_t uid;
+	const char *message_id; /* without angle brackets */
+	int64_t date;
+	int direction; /* enum rf_direction */
+	const char *from_addr;
+	const char *subject;
+	const char *text; /* the author's new text */
+	unsigned flags;   /* MESSAGE_* */
+	const char *lang;
+	const char *client; /* client name, "" when none */
+};
+
+/*
+ * Calls fn with the message whose row id is id (not at all when there is none); returns like
+ * the foreaches. Row strings are valid only during the call; fn may use other store
+ * functions except the same lookup.
+ */
+int store_message_get(struct store *s, int64_t id,
+                      int (*fn)(void *arg, const struct store_message_row *row), void *arg);
+
+/* Calls fn for each stored copy of the message with this Message-ID (no angle brackets). */
+int store_messages_by_msgid(struct store *s, const char *message_id,
+                            int (*fn)(void *arg, const struct store_message_row *row), void *arg);
+
+/*
+ * Fills ids with up to limit row ids of parsed messages greater than after, ascending (to
+ * walk the table in batches). 0 or -EIO.
+ */
+int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_t *ids, size_t *n);
+
 #endif
