@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include "redflag/classify.h"
+#include "redflag/clients.h"
 #include "redflag/config.h"
 
 /* Exit codes. */
@@ -19,6 +21,7 @@ enum {
 /* Global options, parsed before the command. */
 struct options {
 	const char *config_path;
+	bool config_given; /* -c was on the command line (classify needs no config otherwise) */
 	int verbose;       /* -v count */
 	const char *trace; /* -T topics */
 };
@@ -31,5 +34,19 @@ int cmd_sync(const struct options *opt, int argc, char **argv);
 int cmd_run(const struct options *opt, int argc, char **argv);
 int cmd_stats(const struct options *opt, int argc, char **argv);
 int cmd_clients(const struct options *opt, int argc, char **argv);
+int cmd_classify(const struct options *opt, int argc, char **argv);
+int cmd_explain(const struct options *opt, int argc, char **argv);
+int cmd_reclassify(const struct options *opt, int argc, char **argv);
+
+/* The owner's working time from the config, for time signals (strings borrowed from cfg). */
+void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h);
+
+/* Loads the rule packs in dir (catalogue beside it) or prints every error; NULL on failure. */
+struct rules *daemon_load_rules(const char *dir);
+
+/* Classifies a parsed message; who may be NULL (direction unknown: every rule runs). */
+void daemon_classify_message(struct rules *r, const struct calendar_hours *hours,
+                             const struct message *m, const struct clients_match *who,
+                             struct classify_result *res);
 
 #endif

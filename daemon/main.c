@@ -76,6 +76,9 @@ static const struct {
     {"stats", cmd_stats},
     {"clients", cmd_clients},
     {"check-config", cmd_check_config},
+    {"classify", cmd_classify},
+    {"explain", cmd_explain},
+    {"reclassify", cmd_reclassify},
 };
 
 int main(int argc, char **argv)
@@ -101,6 +104,7 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		} else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
 			opt.config_path = argv[++i];
+			opt.config_given = true;
 		} else if (strcmp(a, "-T") == 0 && i + 1 < argc) {
 			opt.trace = argv[++i];
 		} else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {

@@ -1,0 +1,492 @@
+/*
+ * Commands around the classifier: `classify FILE...` (no mailbox, no database; contract in
+ * DESIGN §4), `explain MESSAGE-ID` and `reclassify`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "redflag/classify.h"
+#include "redflag/clients.h"
+#include "redflag/log.h"
+#include "redflag/parser.h"
+#include "redflag/store.h"
+#include "redflag/util.h"
+
+#define CLASSIFY_MAX_FILE (64u << 20) /* same ceiling as the parser worker's input */
+
+void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h)
+{
+	*h = (struct calendar_hours){
+	    .timezone = cfg->owner.timezone,
+	    .start_min = cfg->owner.work_start_min,
+	    .end_min = cfg->owner.work_end_min,
+	    .days = cfg->owner.work_days,
+	    .holidays = cfg->owner.holidays,
+	    .extra = cfg->owner.extra_holidays,
+	    .n_extra = cfg->owner.n_extra_holidays,
+	};
+}
+
+struct rules *daemon_load_rules(const char *dir)
+{
+	struct strbuf errors = STRBUF_INIT;
+	struct rules *r = NULL;
+
+	if (rules_load(dir, NULL, &r, &errors) < 0)
+		fputs(errors.data ? errors.data : "cannot load rules\n", stderr);
+	else
+		log_debug("rules: %zu rules, %zu patterns from %s, prefilter %s", rules_count(r),
+		          rules_pattern_count(r), dir, rules_prefilter_active(r) ? "on" : "off");
+	strbuf_release(&errors);
+	return r;
+}
+
+void daemon_classify_message(struct rules *r, const struct calendar_hours *hours,
+                             const struct message *m, const struct clients_match *who,
+                             struct classify_result *res)
+{
+	struct classify_input in = {
+	    .subject = m->subject,
+	    .text = m->text,
+	    .flags = m->flags,
+	    .automated = clients_is_noreply(m->from.addr),
+	    .direction = RULES_DIR_UNKNOWN,
+	    .date = m->date,
+	};
+
+	if (who) {
+		in.direction = who->dir == RF_DIR_IN    ? RULES_DIR_IN
+		               : who->dir == RF_DIR_OUT ? RULES_DIR_OUT
+		                                        : RULES_DIR_UNKNOWN;
+	}
+	classify_message(r, hours, &in, res);
+}
+
+/* Reads a whole file, at most CLASSIFY_MAX_FILE bytes; -errno or -E2BIG. */
+static int slurp(const char *path, char **out, size_t *len)
+{
+	struct strbuf b = STRBUF_INIT;
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (b.len + (size_t)n > CLASSIFY_MAX_FILE) {
+			close(fd);
+			strbuf_release(&b);
+			return -E2BIG;
+		}
+		strbuf_append(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	if (n < 0) {
+		int e = errno;
+
+		strbuf_release(&b);
+		return -e;
+	}
+	*len = b.len;
+	*out = b.len ? strbuf_detach(&b, NULL) : xstrdup("");
+	return 0;
+}
+
+static void print_error(const char *file, const char *error, bool json)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	if (json) {
+		strbuf_appends(&out, "{\"file\":");
+		strbuf_append_json(&out, file);
+		strbuf_appends(&out, ",\"error\":");
+		strbuf_append_json(&out, error);
+		strbuf_appends(&out, "}\n");
+	} else {
+		strbuf_appendf(&out, "%s: error: %s\n", file, error);
+	}
+	fputs(out.data, stdout);
+	strbuf_release(&out);
+}
+
+static void print_result(const char *file, const struct message *m,
+                         const struct classify_result *res, bool json)
+{
+	struct strbuf out = STRBUF_INIT;
+
+	if (!json) {
+		strbuf_appendf(&out, "%s: lang %s, %zu signal%s\n", file, res->lang, res->n,
+		               res->n == 1 ? "" : "s");
+		for (size_t i = 0; i < res->n; i++)
+			strbuf_appendf(&out, "  %-20s %-28s %4.1f  %s\n", res->v[i].signal,
+			               res->v[i].rule, res->v[i].weight, res->v[i].excerpt);
+		fputs(out.data, stdout);
+		strbuf_release(&out);
+		return;
+	}
+	strbuf_appends(&out, "{\"file\":");
+	strbuf_append_json(&out, file);
+	strbuf_appends(&out, ",\"message_id\":");
+	if (m->message_id[0]) {
+		char *id = xasprintf("<%s>", m->message_id);
+
+		strbuf_append_json(&out, id);
+		free(id);
+	} else {
+		strbuf_appends(&out, "null");
+	}
+	strbuf_appends(&out, ",\"lang\":");
+	strbuf_append_json(&out, res->lang);
+	strbuf_appends(&out, ",\"signals\":[");
+	for (size_t i = 0; i < res->n; i++) {
+		strbuf_appends(&out, i ? ",{\"signal\":" : "{\"signal\":");
+		strbuf_append_json(&out, res->v[i].signal);
+		strbuf_appends(&out, ",\"rule\":");
+		strbuf_append_json(&out, res->v[i].rule);
+		strbuf_appendf(&out, ",\"weight\":%.1f,\"excerpt\":", res->v[i].weight);
+		strbuf_append_json(&out, res->v[i].excerpt);
+		strbuf_appendc(&out, '}');
+	}
+	strbuf_appends(&out, "]}\n");
+	fputs(out.data, stdout);
+	strbuf_release(&out);
+}
+
+static void classify_usage(void)
+{
+	fprintf(stderr,
+	        "usage: redflagd classify [--json] [--rules DIR] [--config FILE] FILE...\n");
+}
+
+int cmd_classify(const struct options *opt, int argc, char **argv)
+{
+	struct parser_options popt = PARSER_OPTIONS_DEFAULT;
+	struct options copt = *opt;
+	struct rf_config *cfg = NULL;
+	struct clients *cl = NULL;
+	struct parser *p = NULL;
+	struct rules *r = NULL;
+	struct calendar_hours hours, *hp = NULL;
+	const char *rules_dir = NULL;
+	bool json = false;
+	int i, status = EXIT_FAIL, rc;
+
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
+			rules_dir = argv[++i];
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			copt.config_path = argv[++i];
+			copt.config_given = true;
+		} else if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else {
+			classify_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		classify_usage();
+		return EXIT_USAGE;
+	}
+	/* A config is optional here: with one, directions and time signals are known. */
+	if (copt.config_given) {
+		cfg = daemon_load_config(&copt);
+		if (!cfg)
+			return EXIT_FAIL;
+		cl = clients_new(cfg);
+		daemon_calendar_hours(cfg, &hours);
+		hp = &hours;
+		if (!rules_dir)
+			rules_dir = cfg->rules;
+	}
+	r = daemon_load_rules(rules_dir ? rules_dir : REDFLAGD_DATADIR "/rules");
+	if (!r)
+		goto out;
+	rc = parser_new(&popt, &p);
+	if (rc < 0) {
+		log_err("parser: %s", strerror(-rc));
+		goto out;
+	}
+
+	for (; i < argc; i++) {
+		struct classify_result res = {0};
+		struct clients_match who = {0};
+		struct message *m = NULL;
+		char err[256] = "", *raw = NULL;
+		size_t len = 0;
+
+		rc = slurp(argv[i], &raw, &len);
+		if (rc < 0) {
+			print_error(argv[i], rc == -E2BIG ? "file too large" : strerror(-rc), json);
+			continue;
+		}
+		rc = parser_parse(p, raw, len, &m, err, sizeof(err));
+		free(raw);
+		if (rc < 0) {
+			print_error(argv[i], err[0] ? err : strerror(-rc), json);
+			if (rc != -EBADMSG && rc != -E2BIG)
+				goto out; /* the worker cannot be restarted */
+			continue;
+		}
+		if (cl)
+			clients_resolve(cl, m, &who);
+		daemon_classify_message(r, hp, m, cl ? &who : NULL, &res);
+		print_result(argv[i], m, &res, json);
+		classify_result_release(&res);
+		clients_match_release(&who);
+		message_free(&m);
+	}
+	status = EXIT_OK;
+out:
+	fflush(stdout);
+	parser_free(&p);
+	rules_free(&r);
+	clients_free(&cl);
+	config_free(&cfg);
+	return status;
+}
+
+/* ---- explain ---- */
+
+struct explain_ctx {
+	struct store *st;
+	int found;
+};
+
+static int explain_signal(void *arg, const struct store_signal *sig)
+{
+	int *n = arg;
+
+	printf("  %-20s %-28s %4.1f  %s\n", sig->signal, sig->rule, sig->weight, sig->excerpt);
+	(*n)++;
+	return 0;
+}
+
+static int explain_row(void *arg, const struct store_message_row *row)
+{
+	static const char *const dirs[] = {"no counterparty", "incoming", "outgoing"};
+	struct explain_ctx *ex = arg;
+	char date[32] = "no date";
+	int n = 0;
+
+	if (row->date > 0) {
+		time_t t = (time_t)row->date;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+	}
+	if (ex->found++)
+		putchar('\n');
+	printf("<%s>\n  %s/%s UID %u, %s, %s, client %s, language %s\n  Subject: %s\n",
+	       row->message_id, row->account, row->mailbox, row->uid, date,
+	       dirs[row->direction >= 0 && row->direction <= 2 ? row->direction : 0],
+	       row->client[0] ? row->client : "(none)", row->lang[0] ? row->lang : "?",
+	       row->subject);
+	if (row->flags & (MESSAGE_LIST | MESSAGE_BULK | MESSAGE_AUTO) ||
+	    clients_is_noreply(row->from_addr))
+		printf("  mailing list or automated sender: no signals are taken from it\n");
+	if (store_signals_foreach(ex->st, row->id, explain_signal, &n) < 0)
+		return -EIO;
+	if (n == 0)
+		printf("  no signals\n");
+	return 0;
+}
+
+int cmd_explain(const struct options *opt, int argc, char **argv)
+{
+	struct explain_ctx ex = {0};
+	struct rf_config *cfg = NULL;
+	char err[512], *id = NULL;
+	int status = EXIT_FAIL;
+	size_t len;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: redflagd explain MESSAGE-ID\n");
+		return EXIT_USAGE;
+	}
+	cfg = daemon_load_config(opt);
+	if (!cfg)
+		return EXIT_FAIL;
+	if (store_open(cfg->database, &ex.st, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* Accept the id as mail clients show it, with or without the angle brackets. */
+	id = xstrdup(argv[1][0] == '<' ? argv[1] + 1 : argv[1]);
+	len = strlen(id);
+	if (len && id[len - 1] == '>')
+		id[len - 1] = '\0';
+	if (store_messages_by_msgid(ex.st, id, explain_row, &ex) < 0) {
+		log_err("%s", store_errmsg(ex.st));
+		goto out;
+	}
+	if (!ex.found) {
+		fprintf(stderr, "redflagd: no stored message has Message-ID <%s>\n", id);
+		goto out;
+	}
+	status = EXIT_OK;
+out:
+	free(id);
+	store_close(&ex.st);
+	config_free(&cfg);
+	return status;
+}
+
+/* ---- reclassify ---- */
+
+#define RECLASSIFY_BATCH 500
+
+struct reclassify_ctx {
+	struct store *st;
+	struct rules *r;
+	const struct calendar_hours *hours;
+	struct strbuf before;
+	uint64_t seen, changed;
+	uint64_t *added, *removed; /* per catalogue signal */
+};
+
+static int collect_signal(void *arg, const struct store_signal *sig)
+{
+	struct strbuf *b = arg;
+
+	strbuf_appendf(b, "%s\t%s\t%.3f\t%s\n", sig->signal, sig->rule, sig->weight, sig->excerpt);
+	return 0;
+}
+
+/* Whether the signal id occurs in a collect_signal() listing. */
+static bool listed(const char *list, const char *id)
+{
+	size_t n = strlen(id);
+
+	for (const char *p = list; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, id, n) == 0 && p[n] == '\t')
+			return true;
+	return false;
+}
+
+static int reclassify_row(void *arg, const struct store_message_row *row)
+{
+	struct reclassify_ctx *rc = arg;
+	struct classify_result res;
+	struct store_signal *v;
+	struct strbuf after = STRBUF_INIT;
+	struct classify_input in = {
+	    .subject = row->subject,
+	    .text = row->text,
+	    .flags = row->flags,
+	    .automated = clients_is_noreply(row->from_addr),
+	    .direction = row->direction == RF_DIR_IN    ? RULES_DIR_IN
+	                 : row->direction == RF_DIR_OUT ? RULES_DIR_OUT
+	                                                : RULES_DIR_UNKNOWN,
+	    .date = row->date,
+	};
+	int r = 0;
+
+	strbuf_reset(&rc->before);
+	if (store_signals_foreach(rc->st, row->id, collect_signal, &rc->before) < 0)
+		return -EIO;
+	classify_message(rc->r, rc->hours, &in, &res);
+	v = xcalloc(res.n + 1, sizeof(*v));
+	for (size_t i = 0; i < res.n; i++) {
+		struct store_signal sig = {res.v[i].signal, res.v[i].rule, res.v[i].weight,
+		                           res.v[i].excerpt};
+
+		v[i] = sig;
+		collect_signal(&after, &sig);
+	}
+	rc->seen++;
+	if (strcmp(after.data ? after.data : "", rc->before.data ? rc->before.data : "") != 0 ||
+	    strcmp(row->lang, res.lang) != 0) {
+		rc->changed++;
+		for (size_t k = 0; k < rules_signal_count(rc->r); k++) {
+			const char *id = rules_signal_at(rc->r, k)->id;
+			bool was = listed(rc->before.data, id), is = listed(after.data, id);
+
+			rc->added[k] += is && !was;
+			rc->removed[k] += was && !is;
+		}
+		if (store_signals_set(rc->st, row->id, res.lang, v, res.n) < 0)
+			r = -EIO;
+	}
+	free(v);
+	strbuf_release(&after);
+	classify_result_release(&res);
+	return r;
+}
+
+int cmd_reclassify(const struct options *opt, int argc, char **argv)
+{
+	struct reclassify_ctx rc = {0};
+	struct rf_config *cfg = NULL;
+	struct calendar_hours hours;
+	int64_t ids[RECLASSIFY_BATCH], after = 0;
+	size_t n;
+	char err[512];
+	int status = EXIT_FAIL;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: redflagd reclassify\n");
+		return EXIT_USAGE;
+	}
+	cfg = daemon_load_config(opt);
+	if (!cfg)
+		return EXIT_FAIL;
+	rc.r = daemon_load_rules(cfg->rules);
+	if (!rc.r)
+		goto out;
+	if (store_open(cfg->database, &rc.st, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	daemon_calendar_hours(cfg, &hours);
+	rc.hours = &hours;
+	rc.added = xcalloc(rules_signal_count(rc.r), sizeof(*rc.added));
+	rc.removed = xcalloc(rules_signal_count(rc.r), sizeof(*rc.removed));
+
+	/* One transaction per batch: a crash halfway leaves whole batches old or new. */
+	for (;;) {
+		if (store_message_ids_after(rc.st, after, RECLASSIFY_BATCH, ids, &n) < 0 ||
+		    store_begin(rc.st) < 0)
+			goto db_error;
+		for (size_t i = 0; i < n; i++)
+			if (store_message_get(rc.st, ids[i], reclassify_row, &rc) < 0) {
+				store_rollback(rc.st);
+				goto db_error;
+			}
+		if (store_commit(rc.st) < 0)
+			goto db_error;
+		if (n < RECLASSIFY_BATCH)
+			break;
+		after = ids[n - 1];
+	}
+	printf("reclassified %llu messages: %llu changed\n", (unsigned long long)rc.seen,
+	       (unsigned long long)rc.changed);
+	for (size_t k = 0; k < rules_signal_count(rc.r); k++)
+		if (rc.added[k] || rc.removed[k])
+			printf("  %-20s +%llu -%llu\n", rules_signal_at(rc.r, k)->id,
+			       (unsigned long long)rc.added[k], (unsigned long long)rc.removed[k]);
+	status = EXIT_OK;
+	goto out;
+db_error:
+	log_err("reclassify: %s", store_errmsg(rc.st));
+out:
+	free(rc.added);
+	free(rc.removed);
+	strbuf_release(&rc.before);
+	store_close(&rc.st);
+	rules_free(&rc.r);
+	config_free(&cfg);
+	return status;
+}
