@@ -113,6 +113,9 @@ demo: deps all
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/redflagd
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/redflagd
+	install -d $(DESTDIR)$(PREFIX)/share/redflagd/rules
+	install -m 0644 conf/signals.conf $(DESTDIR)$(PREFIX)/share/redflagd/signals.conf
+	install -m 0644 conf/rules/*.conf conf/rules/README.md $(DESTDIR)$(PREFIX)/share/redflagd/rules/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/redflagd
 	test -e $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf || \
 		install -m 0640 conf/redflagd.conf $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf

@@ -34,12 +34,12 @@ void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h
 	};
 }
 
-struct rules *daemon_load_rules(const char *dir)
+struct rules *daemon_load_rules(const char *dir, const char *signals)
 {
 	struct strbuf errors = STRBUF_INIT;
 	struct rules *r = NULL;
 
-	if (rules_load(dir, NULL, &r, &errors) < 0)
+	if (rules_load(dir, signals, &r, &errors) < 0)
 		fputs(errors.data ? errors.data : "cannot load rules\n", stderr);
 	else
 		log_debug("rules: %zu rules, %zu patterns from %s, prefilter %s", rules_count(r),
@@ -48,25 +48,13 @@ struct rules *daemon_load_rules(const char *dir)
 	return r;
 }
 
-void daemon_classify_message(struct rules *r, const struct calendar_hours *hours,
-                             const struct message *m, const struct clients_match *who,
-                             struct classify_result *res)
+enum rules_dir daemon_rules_dir(const struct clients_match *who)
 {
-	struct classify_input in = {
-	    .subject = m->subject,
-	    .text = m->text,
-	    .flags = m->flags,
-	    .automated = clients_is_noreply(m->from.addr),
-	    .direction = RULES_DIR_UNKNOWN,
-	    .date = m->date,
-	};
-
-	if (who) {
-		in.direction = who->dir == RF_DIR_IN    ? RULES_DIR_IN
-		               : who->dir == RF_DIR_OUT ? RULES_DIR_OUT
-		                                        : RULES_DIR_UNKNOWN;
-	}
-	classify_message(r, hours, &in, res);
+	if (!who)
+		return RULES_DIR_UNKNOWN;
+	return who->dir == RF_DIR_IN    ? RULES_DIR_IN
+	       : who->dir == RF_DIR_OUT ? RULES_DIR_OUT
+	                                : RULES_DIR_UNKNOWN;
 }
 
 /* Reads a whole file, at most CLASSIFY_MAX_FILE bytes; -errno or -E2BIG. */
@@ -209,7 +197,8 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 		if (!rules_dir)
 			rules_dir = cfg->rules;
 	}
-	r = daemon_load_rules(rules_dir ? rules_dir : REDFLAGD_DATADIR "/rules");
+	r = daemon_load_rules(rules_dir ? rules_dir : REDFLAGD_DATADIR "/rules",
+	                      cfg && !rules_dir ? cfg->signals : NULL);
 	if (!r)
 		goto out;
 	rc = parser_new(&popt, &p);
@@ -220,6 +209,7 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 
 	for (; i < argc; i++) {
 		struct classify_result res = {0};
+		struct classify_input in;
 		struct clients_match who = {0};
 		struct message *m = NULL;
 		char err[256] = "", *raw = NULL;
@@ -240,7 +230,8 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 		}
 		if (cl)
 			clients_resolve(cl, m, &who);
-		daemon_classify_message(r, hp, m, cl ? &who : NULL, &res);
+		classify_input_from_message(m, daemon_rules_dir(cl ? &who : NULL), &in);
+		classify_message(r, hp, &in, &res);
 		print_result(argv[i], m, &res, json);
 		classify_result_release(&res);
 		clients_match_release(&who);
@@ -381,14 +372,13 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 	struct classify_result res;
 	struct store_signal *v;
 	struct strbuf after = STRBUF_INIT;
+	struct clients_match who = {.dir = (enum rf_direction)row->direction};
 	struct classify_input in = {
 	    .subject = row->subject,
 	    .text = row->text,
 	    .flags = row->flags,
 	    .automated = clients_is_noreply(row->from_addr),
-	    .direction = row->direction == RF_DIR_IN    ? RULES_DIR_IN
-	                 : row->direction == RF_DIR_OUT ? RULES_DIR_OUT
-	                                                : RULES_DIR_UNKNOWN,
+	    .direction = daemon_rules_dir(&who),
 	    .date = row->date,
 	};
 	int r = 0;
@@ -443,7 +433,7 @@ int cmd_reclassify(const struct options *opt, int argc, char **argv)
 	cfg = daemon_load_config(opt);
 	if (!cfg)
 		return EXIT_FAIL;
-	rc.r = daemon_load_rules(cfg->rules);
+	rc.r = daemon_load_rules(cfg->rules, cfg->signals);
 	if (!rc.r)
 		goto out;
 	if (store_open(cfg->database, &rc.st, err, sizeof(err)) < 0) {

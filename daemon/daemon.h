@@ -41,12 +41,13 @@ int cmd_reclassify(const struct options *opt, int argc, char **argv);
 /* The owner's working time from the config, for time signals (strings borrowed from cfg). */
 void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h);
 
-/* Loads the rule packs in dir (catalogue beside it) or prints every error; NULL on failure. */
-struct rules *daemon_load_rules(const char *dir);
+/*
+ * Loads the rule packs in dir and the catalogue (signals; NULL = beside dir) or prints every
+ * error; NULL on failure.
+ */
+struct rules *daemon_load_rules(const char *dir, const char *signals);
 
-/* Classifies a parsed message; who may be NULL (direction unknown: every rule runs). */
-void daemon_classify_message(struct rules *r, const struct calendar_hours *hours,
-                             const struct message *m, const struct clients_match *who,
-                             struct classify_result *res);
+/* The rules' direction for a resolved message; NULL (no config) is unknown: every rule runs. */
+enum rules_dir daemon_rules_dir(const struct clients_match *who);
 
 #endif

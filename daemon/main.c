@@ -53,6 +53,7 @@ struct rf_config *daemon_load_config(const struct options *opt)
 static int cmd_check_config(const struct options *opt, int argc, char **argv)
 {
 	struct rf_config *cfg;
+	struct rules *rules;
 
 	(void)argv;
 	if (argc > 1) {
@@ -62,8 +63,13 @@ static int cmd_check_config(const struct options *opt, int argc, char **argv)
 	cfg = daemon_load_config(opt);
 	if (cfg == NULL)
 		return EXIT_FAIL;
-	printf("configuration OK\n");
+	/* The rule packs are configuration too: a broken pattern must not wait for the daemon. */
+	rules = daemon_load_rules(cfg->rules, cfg->signals);
 	config_free(&cfg);
+	if (rules == NULL)
+		return EXIT_FAIL;
+	rules_free(&rules);
+	printf("configuration OK\n");
 	return EXIT_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "redflag/classify.h"
 #include "redflag/log.h"
 #include "redflag/store.h"
 #include "redflag/util.h"
@@ -92,31 +93,53 @@ static void format_day(int64_t t, char *buf, size_t len)
 }
 
 struct clients_out {
+	const struct rf_config *cfg;
 	bool json;
 	unsigned n;
 	struct strbuf buf;
 };
 
+/* old_rate evidence for a configured client ("" when it does not carry the signal). */
+static void old_rate(const struct rf_config *cfg, const char *name, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < cfg->n_clients; i++) {
+		const struct rf_client_conf *c = &cfg->clients[i];
+
+		if (strcmp(c->name, name) == 0 && c->rate_since &&
+		    classify_old_rate(c->rate_since, cfg->old_rate_months, (int64_t)time(NULL), buf,
+		                      len) != 1)
+			buf[0] = '\0';
+	}
+}
+
 static int clients_row(void *arg, const struct store_client_row *r)
 {
 	struct clients_out *o = arg;
-	char first[16], last[16];
+	char first[16], last[16], rate[96];
 
 	format_day(r->first_date, first, sizeof(first));
 	format_day(r->last_date, last, sizeof(last));
+	old_rate(o->cfg, r->name, rate, sizeof(rate));
 	if (o->json) {
 		strbuf_appends(&o->buf, o->n ? "," : "");
 		strbuf_appends(&o->buf, "{\"name\":");
 		strbuf_append_json(&o->buf, r->name);
 		strbuf_appendf(&o->buf,
 		               ",\"configured\":%s,\"messages_in\":%lld,\"messages_out\":%lld,"
-		               "\"first\":\"%s\",\"last\":\"%s\"}",
+		               "\"first\":\"%s\",\"last\":\"%s\",\"old_rate\":",
 		               r->configured ? "true" : "false", (long long)r->messages_in,
 		               (long long)r->messages_out, first, last);
+		if (rate[0])
+			strbuf_append_json(&o->buf, rate);
+		else
+			strbuf_appends(&o->buf, "null");
+		strbuf_appendc(&o->buf, '}');
 	} else {
-		strbuf_appendf(&o->buf, "%-32s %6lld %6lld  %-10s  %-10s%s\n", r->name,
+		strbuf_appendf(&o->buf, "%-32s %6lld %6lld  %-10s  %-10s%s%s%s\n", r->name,
 		               (long long)r->messages_in, (long long)r->messages_out, first, last,
-		               r->configured ? "" : "  (auto)");
+		               r->configured ? "" : "  (auto)", rate[0] ? "  old_rate: " : "",
+		               rate);
 	}
 	o->n++;
 	return 0;
@@ -139,6 +162,7 @@ int cmd_clients(const struct options *opt, int argc, char **argv)
 	}
 	if (open_db(opt, &cfg, &st) < 0)
 		return EXIT_FAIL;
+	o.cfg = cfg;
 	if (o.json)
 		strbuf_appends(&o.buf, "[");
 	else

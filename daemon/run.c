@@ -36,6 +36,8 @@ struct runtime {
 	struct store *store;
 	struct parser *parser;
 	struct clients *clients;
+	struct rules *rules;
+	struct calendar_hours hours; /* strings borrowed from cfg */
 	int sigfd;
 	bool stop;
 	bool tty;            /* progress lines on stderr */
@@ -112,6 +114,7 @@ static void progress(void *arg, const struct sync_progress *p)
 static void runtime_close(struct runtime *rt)
 {
 	clients_free(&rt->clients);
+	rules_free(&rt->rules);
 	store_close(&rt->store);
 	parser_free(&rt->parser);
 	config_free(&rt->cfg);
@@ -157,6 +160,10 @@ static int runtime_open(struct runtime *rt, const struct options *opt)
 		return -1;
 	}
 	rt->clients = clients_new(rt->cfg);
+	rt->rules = daemon_load_rules(rt->cfg->rules, rt->cfg->signals);
+	if (rt->rules == NULL)
+		return -1;
+	daemon_calendar_hours(rt->cfg, &rt->hours);
 	return 0;
 }
 
@@ -167,6 +174,8 @@ static struct sync_ctx runtime_ctx(struct runtime *rt)
 	    .store = rt->store,
 	    .parser = rt->parser,
 	    .clients = rt->clients,
+	    .rules = rt->rules,
+	    .hours = &rt->hours,
 	    .progress = progress,
 	    .should_stop = should_stop,
 	    .arg = rt,

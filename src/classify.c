@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "redflag/clients.h"
 #include "redflag/message.h"
 #include "redflag/util.h"
 
@@ -330,6 +331,19 @@ void classify_message(struct rules *r, const struct calendar_hours *hours,
 	text_signals(r, in, lang, out);
 	if (hours)
 		time_signal(r, hours, in, out);
+}
+
+void classify_input_from_message(const struct message *m, enum rules_dir direction,
+                                 struct classify_input *in)
+{
+	*in = (struct classify_input){
+	    .subject = m->subject,
+	    .text = m->text,
+	    .flags = m->flags,
+	    .automated = clients_is_noreply(m->from.addr),
+	    .direction = direction,
+	    .date = m->date,
+	};
 }
 
 void classify_result_release(struct classify_result *out)

@@ -418,6 +418,9 @@ static const char *const default_mailboxes[] = {"INBOX", "Sent", NULL};
 static const struct key root_keys[] = {
     {"database", K_PATH, STR(struct rf_config, database), .def = "/var/lib/redflagd/redflagd.db"},
     {"rules", K_PATH, STR(struct rf_config, rules), .def = REDFLAGD_DATADIR "/rules"},
+    {"signals", K_PATH, STR(struct rf_config, signals)},
+    {"old_rate_months", K_UINT, STR(struct rf_config, old_rate_months), .def_int = 12, .min = 1,
+     .max = 240},
     {"ignore", LIST(struct rf_config, ignore), .check = check_match},
     {.name = NULL},
 };
@@ -1142,6 +1145,7 @@ void config_free(struct rf_config **cfgp)
 	free_list(cfg->owner.terms, cfg->owner.n_terms);
 	free(cfg->database);
 	free(cfg->rules);
+	free(cfg->signals);
 	for (size_t i = 0; i < cfg->n_accounts; i++) {
 		struct rf_account *a = &cfg->accounts[i];
 

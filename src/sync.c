@@ -69,7 +69,31 @@ char *sync_dedup_key(const struct message *m, const char *raw, size_t len)
 	return xasprintf("raw:%016llx", (unsigned long long)hash_fnv1a64(raw ? raw : "", len, 0));
 }
 
-/* Per fetched message: parse in the worker, resolve the client, store. */
+/* Classifies the message just stored and stores its signals; 1 or -EIO. */
+static int store_classified(struct sync_ctx *ctx, const struct message *msg,
+                            const struct clients_match *who)
+{
+	struct classify_input in;
+	struct classify_result res;
+	struct store_signal v[16];
+	size_t n = 0;
+	int r;
+
+	classify_input_from_message(msg,
+	                            who->dir == RF_DIR_IN    ? RULES_DIR_IN
+	                            : who->dir == RF_DIR_OUT ? RULES_DIR_OUT
+	                                                     : RULES_DIR_UNKNOWN,
+	                            &in);
+	classify_message(ctx->rules, ctx->hours, &in, &res);
+	for (size_t i = 0; i < res.n && n < ARRAY_SIZE(v); i++)
+		v[n++] = (struct store_signal){res.v[i].signal, res.v[i].rule, res.v[i].weight,
+		                               res.v[i].excerpt};
+	r = store_signals_set(ctx->store, store_message_last_id(ctx->store), res.lang, v, n);
+	classify_result_release(&res);
+	return r < 0 ? r : 1;
+}
+
+/* Per fetched message: parse in the worker, resolve the client, classify, store. */
 static int batch_message(void *arg, uint32_t uid, const char *raw, size_t len, uint64_t size)
 {
 	struct batch *b = arg;
@@ -110,6 +134,9 @@ static int batch_message(void *arg, uint32_t uid, const char *raw, size_t len, u
 	    .who = msg ? &who : NULL,
 	};
 	r = store_message_put(b->ctx->store, &sm);
+	/* Only new rows: a re-keyed row keeps the signals it was given when first stored. */
+	if (r > 0 && msg != NULL && b->ctx->rules != NULL)
+		r = store_classified(b->ctx, msg, &who);
 	if (r < 0) {
 		snprintf(b->err, b->errlen, "store: %s", store_errmsg(b->ctx->store));
 		b->error = r;

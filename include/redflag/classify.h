@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "redflag/calendar.h"
+#include "redflag/message.h"
 #include "redflag/rules.h"
 
 #define CLASSIFY_EXCERPT_MAX 200 /* bytes of an excerpt, "…" marks included */
@@ -51,6 +52,13 @@ struct classify_result {
  */
 void classify_message(struct rules *r, const struct calendar_hours *hours,
                       const struct classify_input *in, struct classify_result *out);
+
+/*
+ * Fills in from a parsed message (borrowed: in points into m) and the direction the
+ * clients module resolved; no-reply senders count as automated.
+ */
+void classify_input_from_message(const struct message *m, enum rules_dir direction,
+                                 struct classify_input *in);
 
 /* Frees what out holds and zeroes it. */
 void classify_result_release(struct classify_result *out);

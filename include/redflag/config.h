@@ -118,6 +118,9 @@ struct rf_config {
 	struct rf_owner owner;
 	char *database; /* SQLite file path */
 	char *rules;    /* rule pack directory */
+	char *signals;  /* signal catalogue; NULL = signals.conf beside the rules directory */
+	/* old_rate: a client whose rate_since is at least this many months old (default 12) */
+	unsigned old_rate_months;
 	struct rf_account *accounts;
 	size_t n_accounts;
 	struct rf_smtp smtp;

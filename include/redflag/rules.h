@@ -8,7 +8,8 @@
  *
  * Every pattern is compiled once by rules_load(): PCRE2 with UTF, UCP and caseless matching
  * (JIT when the kernel allows executable memory, the interpreter otherwise). All patterns
- * of all packs are also compiled into one Vectorscan/Hyperscan database in prefilter mode:
+ * of all packs are also compiled (on demand: rules_prefilter_build) into one
+ * Vectorscan/Hyperscan database in prefilter mode:
  * one pass over a text finds the few rules that may match, and only those run PCRE2. The
  * prefilter may report too much, never too little; PCRE2 has the last word, so results are
  * the same with the prefilter off (rules_set_prefilter), only slower.
@@ -81,10 +82,17 @@ void rules_free(struct rules **r);
 size_t rules_count(const struct rules *r);
 size_t rules_pattern_count(const struct rules *r);
 
-/* Whether the multi-pattern prefilter is available and in use. */
+/* Whether the multi-pattern prefilter is built and in use. */
 bool rules_prefilter_active(const struct rules *r);
 
-/* Turns the prefilter off (or back on when available); for the benchmark and for tests. */
+/*
+ * The prefilter database is built on demand, once rules_match() has seen about 2 MB of text
+ * (compiling it costs about a second). This builds it now; false when the platform or the
+ * engine cannot (rules_match then runs every pattern with PCRE2, with the same results).
+ */
+bool rules_prefilter_build(struct rules *r);
+
+/* Turns the prefilter off or back on (the default); for the benchmark and for tests. */
 void rules_set_prefilter(struct rules *r, bool on);
 
 /* The catalogue, in file order. */

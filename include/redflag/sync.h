@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redflag/classify.h"
 #include "redflag/clients.h"
 #include "redflag/config.h"
 #include "redflag/imap.h"
@@ -34,6 +35,12 @@ struct sync_ctx {
 	struct store *store;
 	struct parser *parser;
 	const struct clients *clients;
+	/*
+	 * Optional: classify every new message with these rules (and time signals with these
+	 * hours, which may be NULL) and store its signals in the same transaction.
+	 */
+	struct rules *rules;
+	const struct calendar_hours *hours;
 	/* Optional: called after every batch and at the end of each mailbox. */
 	void (*progress)(void *arg, const struct sync_progress *p);
 	/* Optional: polled between messages; true stops the sync (the open batch is rolled back).

@@ -406,6 +406,11 @@ class SmtpSink:
         return out
 
 
+# The rule packs of this checkout (conf/rules, catalogue conf/signals.conf beside it).
+RULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "conf", "rules")
+
+
 def redflagd_config(path, dovecot, tls="none", db=None, extra="", account_extra="",
                     owner="owner@studio.test", mailboxes=("INBOX", "Sent")):
     """Writes a redflagd config (libconfig) for dovecot and a 0600 password file next to it.
@@ -438,6 +443,7 @@ def redflagd_config(path, dovecot, tls="none", db=None, extra="", account_extra=
         f.write(f"""owner = {{ name = "Test Owner"; addresses = ["{owner}"]; language = "en";
           timezone = "Europe/Copenhagen"; }};
 database = "{db}";
+rules = "{RULES_DIR}";
 accounts = ( {{ name = "main"; {acct} user = "{dovecot.user}";
                password_file = "{pw}"; mailboxes = [{boxes}]; {account_extra} }} );
 {extra}
