@@ -5,7 +5,8 @@
 #   make test       deps + build + unit tests + integration tests (real Dovecot, real SMTP)
 #   make asan       the same tests, built with AddressSanitizer + UBSan, in build/asan/
 #   make lint       clang-format check, cppcheck, banned functions
-#   make bench      import benchmark against mbsync (see tests/bench/README.md)
+#   make bench      import and classification benchmarks (see tests/bench/README.md)
+#   make eval       classifier precision/recall on labelled mail (CORPUS=../shared/corpus)
 #   make demo       the whole product on a throwaway local mailbox
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -50,7 +51,7 @@ DEBS := build-essential pkg-config libetpan-dev libcurl4-gnutls-dev libsqlite3-d
         libsasl2-modules dovecot-imapd python3 python3-aiosmtpd isync openssl valgrind \
         cppcheck clang-format netcat-openbsd time tzdata
 
-.PHONY: all deps test unit integration asan lint bench demo install uninstall clean check-deps
+.PHONY: all deps test unit integration asan lint bench eval demo install uninstall clean check-deps
 
 all: $(BIN)
 
@@ -71,6 +72,13 @@ $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lcmocka
+
+CLASSIFY_BENCH := $(BUILD)/tests/classify_bench
+
+$(CLASSIFY_BENCH): $(BUILD)/obj/tests/bench/classify_bench.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 # Installs only what is missing, so a prepared machine skips apt entirely.
 deps:
@@ -104,7 +112,21 @@ lint:
 		$(SRC) daemon/*.c; then echo "lint: banned function"; exit 1; fi
 	@echo "lint: OK"
 
-bench: deps all
+# The shared corpus is not part of the repository; a missing one is reported and skipped.
+CORPUS ?= ../shared/corpus
+
+eval: deps all
+	$(Q)$(PYTHON) tests/eval/eval.py --binary $(BIN) --rules conf/rules \
+		$(CORPUS)/labeled tests/fixtures/labeled
+
+# Classification first (decoded text of the labelled fixtures and, when present, the shared
+# corpus's real mail), then the import benchmark against mbsync.
+BENCH_MAIL = tests/fixtures/labeled/messages/*.eml $(wildcard $(CORPUS)/labeled/messages/*.eml) \
+	$(wildcard $(CORPUS)/enron/messages/*.eml)
+
+bench: deps all $(CLASSIFY_BENCH)
+	@echo "classification benchmark"
+	$(Q)$(CLASSIFY_BENCH) conf/rules 3 $(BENCH_MAIL)
 	$(Q)$(PYTHON) tests/bench/bench.py --binary $(BIN)
 
 demo: deps all

@@ -17,6 +17,7 @@
 #define MAX_HITS        64
 #define EXCERPT_CONTEXT 60 /* bytes of context on each side of a match */
 #define LANG_SCAN_BYTES 4096
+#define LANG_LEAD       12
 
 /* ---- language ---- */
 
@@ -26,34 +27,80 @@
  * left out on purpose: they would only add noise.
  */
 static const char *const words_da[] = {
-    "og",     "ikke", "jeg",  "det",   "til",   "på",    "med",   "har",    "af",    "kan",
-    "vil",    "skal", "også", "hvis",  "være",  "mig",   "dig",   "os",     "tak",   "hilsen",
-    "hej",    "lige", "godt", "meget", "noget", "bare",  "jeres", "jer",    "vores", "gerne",
-    "venlig", "mvh",  "hvad", "hvor",  "efter", "fordi", "kunne", "skulle", "være",  "vi",
-    "du",     "at",   "så",   "nu",    "ud",    "mødet", "dag",   "kære",   NULL};
+    "af",    "at",  "bare",   "dag",    "det",  "dig",   "du",    "efter",  "fordi", "gerne",
+    "godt",  "har", "hej",    "hilsen", "hvad", "hvis",  "hvor",  "ikke",   "jeg",   "jer",
+    "jeres", "kan", "kunne",  "kære",   "lige", "med",   "meget", "mig",    "mvh",   "mødet",
+    "noget", "nu",  "og",     "også",   "os",   "på",    "skal",  "skulle", "så",    "tak",
+    "til",   "ud",  "venlig", "vi",     "vil",  "vores", "være"};
 static const char *const words_de[] = {
-    "und",   "der",          "das",    "ist",   "nicht",  "ich",   "wir",   "sie",    "mit",
-    "für",   "auf",          "ein",    "eine",  "zu",     "dem",   "von",   "es",     "auch",
-    "bitte", "sehr",         "danke",  "gruß",  "grüße",  "haben", "wird",  "werden", "wenn",
-    "aber",  "noch",         "schon",  "kann",  "können", "hallo", "liebe", "lieber", "herr",
-    "frau",  "uns",          "ihnen",  "ihr",   "sind",   "nur",   "mir",   "dass",   "bei",
-    "viele", "freundlichen", "morgen", "heute", NULL};
+    "aber",   "auch",  "auf",    "bei",   "bitte", "danke",        "das",   "dass", "dem",
+    "der",    "ein",   "eine",   "es",    "frau",  "freundlichen", "für",   "gruß", "grüße",
+    "haben",  "hallo", "herr",   "heute", "ich",   "ihnen",        "ihr",   "ist",  "kann",
+    "können", "liebe", "lieber", "mir",   "mit",   "morgen",       "nicht", "noch", "nur",
+    "schon",  "sehr",  "sie",    "sind",  "und",   "uns",          "viele", "von",  "wenn",
+    "werden", "wir",   "wird",   "zu"};
 static const char *const words_en[] = {
-    "the",   "and", "to",    "of",    "is",   "you",  "we",  "it",     "that",   "this",
-    "with",  "on",  "be",    "are",   "have", "will", "can", "please", "thanks", "not",
-    "your",  "my",  "would", "could", "if",   "me",   "our", "was",    "but",    "just",
-    "know",  "let", "what",  "there", "they", "he",   "she", "from",   "should", "regards",
-    "thank", "hi",  "dear",  "any",   "all",  NULL};
+    "all",  "and",    "any",   "are",    "be",   "but",  "can",   "could",  "dear",
+    "from", "have",   "he",    "hi",     "if",   "is",   "it",    "just",   "know",
+    "let",  "me",     "my",    "not",    "of",   "on",   "our",   "please", "regards",
+    "she",  "should", "thank", "thanks", "that", "the",  "there", "they",   "this",
+    "to",   "was",    "we",    "what",   "will", "with", "would", "you",    "your"};
 
-static bool in_list(const char *const *list, const char *w)
+static int cmp_word(const void *key, const void *elem)
 {
-	for (size_t i = 0; list[i]; i++)
-		if (strcmp(list[i], w) == 0)
-			return true;
-	return false;
+	return strcmp(key, *(const char *const *)elem);
 }
 
-const char *classify_language(const char *text, size_t len)
+/* list is sorted (checked by the unit tests through classify_language's results). */
+static bool in_list(const char *const *list, size_t n, const char *w)
+{
+	return bsearch(w, list, n, sizeof(*list), cmp_word) != NULL;
+}
+
+/*
+ * Second bytes of the two-byte UTF-8 letters only one language writes: æ ø å Æ Ø Å for
+ * Danish, ä ö ü ß Ä Ö Ü for German (all are U+00C0..U+00FF, first byte 0xC3).
+ */
+static int special_letter(unsigned char second)
+{
+	switch (second) {
+	case 0xA6:
+	case 0xB8:
+	case 0xA5:
+	case 0x86:
+	case 0x98:
+	case 0x85:
+		return 0;
+	case 0xA4:
+	case 0xB6:
+	case 0xBC:
+	case 0x9F:
+	case 0x84:
+	case 0x96:
+	case 0x9C:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+/* One language is ahead by LANG_LEAD points and has at least twice the runner-up's. */
+static bool decided(const unsigned score[3])
+{
+	unsigned hi = 0, mid = 0;
+
+	for (unsigned k = 0; k < 3; k++) {
+		if (score[k] > hi) {
+			mid = hi;
+			hi = score[k];
+		} else if (score[k] > mid) {
+			mid = score[k];
+		}
+	}
+	return hi >= mid + LANG_LEAD && hi >= 2 * mid;
+}
+
+static const char *language(const char *text, size_t len, unsigned min_score)
 {
 	unsigned score[3] = {0, 0, 0};
 	char word[32];
@@ -66,27 +113,29 @@ const char *classify_language(const char *text, size_t len)
 
 		/* Letters: ASCII and any UTF-8 sequence (all of æøåäöüß are 2-byte). */
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80) {
+			if (c == 0xC3 && i + 1 < len) {
+				int l = special_letter((unsigned char)text[i + 1]);
+
+				if (l >= 0)
+					score[l] += 2;
+			}
 			if (wl < sizeof(word) - 1)
 				word[wl++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 			continue;
 		}
-		if (wl == 0 || wl >= sizeof(word) - 1) {
+		/* Function words are short: longer words need no lookup. */
+		if (wl == 0 || wl > 8) {
 			wl = 0;
 			continue;
 		}
 		word[wl] = '\0';
 		wl = 0;
-		score[0] += in_list(words_da, word);
-		score[1] += in_list(words_de, word);
-		score[2] += in_list(words_en, word);
-		/* Letters only one of the languages writes. */
-		if (strstr(word, "æ") || strstr(word, "ø") || strstr(word, "å") ||
-		    strstr(word, "Æ") || strstr(word, "Ø") || strstr(word, "Å"))
-			score[0] += 2;
-		if (strstr(word, "ä") || strstr(word, "ö") || strstr(word, "ü") ||
-		    strstr(word, "ß") || strstr(word, "Ä") || strstr(word, "Ö") ||
-		    strstr(word, "Ü"))
-			score[1] += 2;
+		score[0] += in_list(words_da, ARRAY_SIZE(words_da), word);
+		score[1] += in_list(words_de, ARRAY_SIZE(words_de), word);
+		score[2] += in_list(words_en, ARRAY_SIZE(words_en), word);
+		/* A clear lead early on will not be overturned: stop reading. */
+		if (decided(score))
+			break;
 	}
 	{
 		static const char *const codes[3] = {"da", "de", "en"};
@@ -95,10 +144,19 @@ const char *classify_language(const char *text, size_t len)
 		for (unsigned k = 1; k < 3; k++)
 			if (score[k] > score[best])
 				best = k;
-		if (score[best] < 2)
+		if (score[best] < min_score)
 			return NULL;
+		/* A tie says nothing. */
+		for (unsigned k = 0; k < 3; k++)
+			if (k != best && score[k] == score[best])
+				return NULL;
 		return codes[best];
 	}
+}
+
+const char *classify_language(const char *text, size_t len)
+{
+	return language(text, len, 2);
 }
 
 /* ---- subject ---- */
@@ -234,26 +292,35 @@ static void add_signal(struct classify_result *out, const char *signal, const ch
  */
 static void append_folded(struct strbuf *b, const char *t)
 {
-	unsigned newlines = 0;
-	bool blank = false, started = false;
+	bool started = false;
 
-	for (; *t; t++) {
-		unsigned char c = (unsigned char)*t;
+	while (*t) {
+		unsigned newlines = 0;
+		size_t run;
+		bool blank = false;
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-		    (c == 0xC2 && (unsigned char)t[1] == 0xA0)) {
-			if (c == 0xC2)
+		for (;;) {
+			if (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n') {
+				newlines += *t == '\n';
 				t++;
-			newlines += c == '\n';
+			} else if ((unsigned char)t[0] == 0xC2 && (unsigned char)t[1] == 0xA0) {
+				t += 2;
+			} else {
+				break;
+			}
 			blank = true;
-			continue;
 		}
+		if (!*t)
+			break;
 		if (blank && started)
 			strbuf_appends(b, newlines >= 2 ? "\n\n" : " ");
-		blank = false;
+		/* Copy the run up to the next blank in one go. */
+		run = strcspn(t, " \t\r\n\xC2");
+		if (run == 0)
+			run = 1; /* a 0xC2 that does not start a no-break space */
+		strbuf_append(b, t, run);
+		t += run;
 		started = true;
-		newlines = 0;
-		strbuf_appendc(b, (char)c);
 	}
 }
 
@@ -320,9 +387,20 @@ void classify_message(struct rules *r, const struct calendar_hours *hours,
 	const char *lang;
 
 	memset(out, 0, sizeof(*out));
+	/*
+	 * The new text first; a two-line reply says little, so then the subject with it, then
+	 * the whole body (the quoted thread is usually in the same language).
+	 */
 	lang = in->text ? classify_language(in->text, strlen(in->text)) : NULL;
-	if (!lang && in->subject)
-		lang = classify_language(in->subject, strlen(in->subject));
+	if (!lang) {
+		char *both =
+		    xasprintf("%s\n%s", in->subject ? in->subject : "", in->text ? in->text : "");
+
+		lang = language(both, strlen(both), 1);
+		free(both);
+	}
+	if (!lang && in->body)
+		lang = classify_language(in->body, strlen(in->body));
 	snprintf(out->lang, sizeof(out->lang), "%s", lang ? lang : "und");
 
 	/* Nobody wrote a list mail or an automated notice to the owner personally. */
@@ -339,6 +417,7 @@ void classify_input_from_message(const struct message *m, enum rules_dir directi
 	*in = (struct classify_input){
 	    .subject = m->subject,
 	    .text = m->text,
+	    .body = m->body,
 	    .flags = m->flags,
 	    .automated = clients_is_noreply(m->from.addr),
 	    .direction = direction,

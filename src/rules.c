@@ -35,18 +35,28 @@
  */
 #define PREFILTER_AFTER (2u << 20)
 
+#define NO_RULE   ((size_t)-1)
+#define UNBOUNDED ((size_t)-1)
+
 enum where { WHERE_SUBJECT = 1, WHERE_BODY = 2, WHERE_ANY = 3 };
 
+/* A guard or context pattern: an entry of rules.patterns that belongs to no rule. */
 struct guard {
-	pcre2_code *re;
+	size_t pat;         /* index into rules.patterns */
 	bool message_scope; /* veto when it matches anywhere, not only in the sentence */
 };
 
 struct pattern {
 	pcre2_code *re;
 	char *src;
-	size_t rule; /* index into rules.rules */
-	bool no_hs;  /* the prefilter could not take it: always run it */
+	size_t rule; /* index into rules.rules; NO_RULE for guard and context patterns */
+	/*
+	 * Always run it, without asking the prefilter: sentence guards and context patterns
+	 * (they only ever search one sentence around a match, and words like "I'll" or "bitte"
+	 * would cost the prefilter more than they save), and patterns the engine rejected.
+	 */
+	bool no_hs;
+	size_t max_len; /* longest match in bytes, or UNBOUNDED (see max_match_len) */
 };
 
 struct rule {
@@ -88,9 +98,11 @@ struct rules {
 	hs_scratch_t *hs_scratch;
 	bool prefilter_on;    /* use the database (built or to be built) */
 	bool prefilter_tried; /* build_prefilter() ran */
+	size_t hs_rejected;   /* patterns the engine would not take (always run instead) */
 	uint64_t bytes_seen;  /* text matched so far, to decide when building pays off */
 
 	unsigned char *cand;   /* per pattern: may match (scratch for rules_match) */
+	size_t *first_end;     /* per pattern: end of the prefilter's first match (scratch) */
 	signed char *sg_state; /* per message-scope sguard: -1 unknown, 0 no, 1 yes */
 };
 
@@ -331,6 +343,166 @@ out:
 
 /* ---- patterns ---- */
 
+/*
+ * An upper bound in bytes on how long a match of the PCRE2 pattern src can be, or UNBOUNDED.
+ * Every character counts 4 bytes (the longest UTF-8 sequence: caseless matching lets "k"
+ * match the 3-byte KELVIN SIGN), repeats multiply, *, + and {m,} are unbounded, as is
+ * anything this small reader does not know (back references, \Q...\E, verbs). Lookaround
+ * consumes nothing. *p advances past what was read; stop is ')' inside a group.
+ */
+static size_t seq_max_len(const char **pp, int depth);
+
+static size_t bounded_mul(size_t a, size_t n)
+{
+	if (a == UNBOUNDED || (n && a > ((size_t)1 << 24) / n))
+		return UNBOUNDED;
+	return a * n;
+}
+
+static size_t bounded_add(size_t a, size_t b)
+{
+	return a == UNBOUNDED || b == UNBOUNDED ? UNBOUNDED : a + b;
+}
+
+/* One atom (without its quantifier); UNBOUNDED when unknown. */
+static size_t atom_max_len(const char **pp, int depth)
+{
+	const char *p = *pp;
+	size_t len = 4;
+
+	if (*p == '\\') {
+		char e = p[1];
+
+		if (!e)
+			return UNBOUNDED;
+		p += 2;
+		if (e == 'b' || e == 'B' || e == 'A' || e == 'z' || e == 'Z' || e == 'G')
+			len = 0;
+		else if ((e >= '1' && e <= '9') || e == 'g' || e == 'k' || e == 'Q' || e == 'E' ||
+		         e == 'K' || e == 'X' || e == 'R')
+			return UNBOUNDED;
+		else if ((e == 'x' || e == 'p' || e == 'P') && *p == '{')
+			while (*p && *p++ != '}')
+				;
+	} else if (*p == '[') {
+		p++;
+		if (*p == '^')
+			p++;
+		if (*p == ']')
+			p++;
+		while (*p && *p != ']') {
+			if (*p == '[' && p[1] == ':') {
+				const char *e = strstr(p, ":]");
+
+				if (!e)
+					return UNBOUNDED;
+				p = e + 2;
+				continue;
+			}
+			p += *p == '\\' && p[1] ? 2 : 1;
+		}
+		if (*p != ']')
+			return UNBOUNDED;
+		p++;
+	} else if (*p == '(') {
+		bool look = false;
+
+		p++;
+		if (*p == '?') {
+			if (p[1] == ':' || p[1] == '>' || p[1] == '|')
+				p += 2;
+			else if (p[1] == '=' || p[1] == '!')
+				look = true, p += 2;
+			else if (p[1] == '<' && (p[2] == '=' || p[2] == '!'))
+				look = true, p += 3;
+			else
+				return UNBOUNDED; /* named groups, options, conditionals: not needed
+				                     here */
+		} else if (*p == '*') {
+			return UNBOUNDED;
+		}
+		len = seq_max_len(&p, depth + 1);
+		if (len == UNBOUNDED || *p != ')')
+			return UNBOUNDED;
+		p++;
+		if (look)
+			len = 0;
+	} else if (*p == '^' || *p == '$') {
+		p++;
+		len = 0;
+	} else {
+		/* A literal character: skip its UTF-8 continuation bytes. */
+		p++;
+		while (((unsigned char)*p & 0xC0) == 0x80)
+			p++;
+	}
+	*pp = p;
+	return len;
+}
+
+static size_t seq_max_len(const char **pp, int depth)
+{
+	const char *p = *pp;
+	size_t best = 0, cur = 0;
+
+	if (depth > 32)
+		return UNBOUNDED;
+	while (*p && *p != ')') {
+		size_t a;
+
+		if (*p == '|') {
+			best = cur == UNBOUNDED || best == UNBOUNDED ? UNBOUNDED
+			                                             : (cur > best ? cur : best);
+			cur = 0;
+			p++;
+			continue;
+		}
+		a = atom_max_len(&p, depth);
+		if (a == UNBOUNDED)
+			return UNBOUNDED;
+		/* Its quantifier. */
+		if (*p == '*' || *p == '+') {
+			return UNBOUNDED;
+		} else if (*p == '?') {
+			p++;
+		} else if (*p == '{') {
+			unsigned long n = 0;
+			const char *q = p + 1;
+
+			while (*q >= '0' && *q <= '9' && n < 100000)
+				n = n * 10 + (unsigned long)(*q++ - '0');
+			if (*q == ',') {
+				q++;
+				if (*q < '0' || *q > '9')
+					return UNBOUNDED;
+				n = 0;
+				while (*q >= '0' && *q <= '9' && n < 100000)
+					n = n * 10 + (unsigned long)(*q++ - '0');
+			}
+			if (*q == '}') {
+				a = bounded_mul(a, n);
+				p = q + 1;
+			}
+			/* else: a literal '{', already counted as the next atom */
+		}
+		if (*p == '?' || *p == '+')
+			p++; /* lazy or possessive */
+		cur = bounded_add(cur, a);
+		if (cur == UNBOUNDED)
+			return UNBOUNDED;
+	}
+	*pp = p;
+	return cur > best ? cur : best;
+}
+
+static size_t max_match_len(const char *src)
+{
+	const char *p = src;
+	size_t len = seq_max_len(&p, 0);
+
+	return *p ? UNBOUNDED : len; /* an unmatched ')' */
+}
+
 static pcre2_code *compile_re(struct loader *ld, const config_setting_t *at, const char *what,
                               const char *src)
 {
@@ -357,22 +529,28 @@ static pcre2_code *compile_re(struct loader *ld, const config_setting_t *at, con
 	return re;
 }
 
+/* Compiles the guard patterns in list into rules.patterns and appends them to *out. */
 static bool parse_guards(struct loader *ld, const config_setting_t *list, const char *what,
                          bool message_scope, struct guard **out, size_t *n)
 {
+	struct rules *r = ld->r;
 	size_t cnt = strings_count(list);
 	bool ok = true;
 
 	*out = xreallocarray(*out, *n + cnt, sizeof(**out));
+	r->patterns = xreallocarray(r->patterns, r->n_patterns + cnt, sizeof(*r->patterns));
 	for (size_t i = 0; i < cnt; i++) {
 		const config_setting_t *e = strings_at(list, i);
-		pcre2_code *re = compile_re(ld, e, what, config_setting_get_string(e));
+		const char *src = config_setting_get_string(e);
+		pcre2_code *re = compile_re(ld, e, what, src);
 
 		if (!re) {
 			ok = false;
 			continue;
 		}
-		(*out)[*n].re = re;
+		r->patterns[r->n_patterns] =
+		    (struct pattern){re, xstrdup(src), NO_RULE, !message_scope, max_match_len(src)};
+		(*out)[*n].pat = r->n_patterns++;
 		(*out)[*n].message_scope = message_scope;
 		(*n)++;
 	}
@@ -479,7 +657,8 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 
 		if (!re)
 			continue;
-		r->patterns[r->n_patterns] = (struct pattern){re, xstrdup(src), r->n_rules, false};
+		r->patterns[r->n_patterns] =
+		    (struct pattern){re, xstrdup(src), r->n_rules, false, max_match_len(src)};
 		r->n_patterns++;
 	}
 	ru.n_pat = r->n_patterns - ru.pat0;
@@ -587,10 +766,11 @@ static int list_packs(const char *dir, char ***out, size_t *n)
 /*
  * The form of a pattern given to the prefilter: a superset of it that compiles fast.
  * Unicode word classes (UCP) and long bounded repeats make Vectorscan's compiler take
- * seconds per pattern, so: \b is dropped (it only ever narrows a match), \w becomes
- * [^\s] (no word character is ASCII whitespace), \s \S \W \d become . (with DOTALL),
- * and {m,n} becomes {m,} (0 → *, 1 → +). Caseless matching of non-ASCII letters does not
- * need UCP. Inside a character class nothing is rewritten. Returns a new string.
+ * seconds per pattern, so: \b is dropped (it only ever narrows a match), \w and \d become
+ * [^\s] (no word character or digit is whitespace), \s becomes the class of every Unicode
+ * space, \S \W \D become . (with DOTALL), and {m,n} becomes {m,} (0 → *, 1 → +). Caseless matching
+ * of non-ASCII letters does not need UCP. Inside a character class nothing is rewritten. Returns a
+ * new string.
  */
 static char *prefilter_form(const char *src)
 {
@@ -605,9 +785,13 @@ static char *prefilter_form(const char *src)
 				strbuf_append(&out, p, 2);
 			else if (e == 'b')
 				; /* dropped */
-			else if (e == 'w')
+			else if (e == 'w' || e == 'd')
 				strbuf_appends(&out, "[^\\s]");
-			else if (e == 's' || e == 'S' || e == 'W' || e == 'd' || e == 'D')
+			else if (e == 's')
+				strbuf_appends(
+				    &out, "[\\s\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}"
+				          "\\x{2029}\\x{202f}\\x{205f}\\x{3000}]");
+			else if (e == 'S' || e == 'W' || e == 'D')
 				strbuf_appendc(&out, '.');
 			else
 				strbuf_append(&out, p, 2);
@@ -701,6 +885,7 @@ static void build_prefilter(struct rules *r)
 			break;
 		}
 		r->patterns[ids[err->expression]].no_hs = true;
+		r->hs_rejected++;
 		hs_free_compile_error(err);
 		err = NULL;
 		r->hs_db = NULL;
@@ -762,6 +947,7 @@ int rules_load(const char *dir, const char *signals_path, struct rules **out, st
 	if (!ld.r->mctx || !ld.r->md)
 		abort(); /* out of memory; see STYLE.md §8 */
 	ld.r->cand = xcalloc(ld.r->n_patterns + 1, 1);
+	ld.r->first_end = xcalloc(ld.r->n_patterns + 1, sizeof(*ld.r->first_end));
 	ld.r->sg_state = xcalloc(ld.r->n_sguards + 1, 1);
 	/* The prefilter database is built on demand: see PREFILTER_AFTER. */
 	ld.r->prefilter_on = true;
@@ -792,11 +978,7 @@ void rules_free(struct rules **rp)
 	for (size_t i = 0; i < r->n_rules; i++) {
 		free(r->rules[i].id);
 		free(r->rules[i].lang);
-		for (size_t k = 0; k < r->rules[i].n_guards; k++)
-			pcre2_code_free(r->rules[i].guards[k].re);
 		free(r->rules[i].guards);
-		for (size_t k = 0; k < r->rules[i].n_context; k++)
-			pcre2_code_free(r->rules[i].context[k].re);
 		free(r->rules[i].context);
 	}
 	free(r->rules);
@@ -805,8 +987,6 @@ void rules_free(struct rules **rp)
 		free(r->patterns[i].src);
 	}
 	free(r->patterns);
-	for (size_t i = 0; i < r->n_sguards; i++)
-		pcre2_code_free(r->sguards[i].g.re);
 	free(r->sguards);
 	pcre2_match_data_free(r->md);
 	pcre2_jit_stack_free(r->jit_stack);
@@ -814,6 +994,7 @@ void rules_free(struct rules **rp)
 	hs_free_scratch(r->hs_scratch);
 	hs_free_database(r->hs_db);
 	free(r->cand);
+	free(r->first_end);
 	free(r->sg_state);
 	free(r);
 	*rp = NULL;
@@ -839,6 +1020,11 @@ bool rules_prefilter_build(struct rules *r)
 	if (!r->prefilter_tried)
 		build_prefilter(r);
 	return r->hs_db != NULL;
+}
+
+size_t rules_prefilter_rejected(const struct rules *r)
+{
+	return r->hs_rejected;
 }
 
 void rules_set_prefilter(struct rules *r, bool on)
@@ -927,11 +1113,15 @@ static void sentence(const struct rules_input *in, size_t s, size_t e, size_t *w
 static bool guard_hits(struct rules *r, const struct guard *g, const struct rules_input *in,
                        size_t ws, size_t we)
 {
+	const pcre2_code *re = r->patterns[g->pat].re;
 	size_t ms, me;
 
+	/* Most guards never occur in a text: the prefilter says so without PCRE2. */
+	if (!r->cand[g->pat])
+		return false;
 	if (g->message_scope)
-		return find(r, g->re, in, 0, in->len, &ms, &me);
-	return find(r, g->re, in, ws, we, &ms, &me);
+		return find(r, re, in, 0, in->len, &ms, &me);
+	return find(r, re, in, ws, we, &ms, &me);
 }
 
 static bool vetoed(struct rules *r, const struct rule *ru, const struct rules_input *in, size_t s,
@@ -974,13 +1164,20 @@ static bool vetoed(struct rules *r, const struct rule *ru, const struct rules_in
 static int on_hs_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                        void *ctx)
 {
-	unsigned char *cand = ctx;
+	struct rules *r = ctx;
 
 	(void)from;
-	(void)to;
 	(void)flags;
-	cand[id] = 1;
+	/* SINGLEMATCH: one call per pattern, for the match that ends first. */
+	r->cand[id] = 1;
+	r->first_end[id] = (size_t)to;
 	return 0;
+}
+
+static void all_candidates(struct rules *r)
+{
+	memset(r->cand, 1, r->n_patterns);
+	memset(r->first_end, 0, r->n_patterns * sizeof(*r->first_end));
 }
 
 static bool rule_applies(const struct rule *ru, const struct rules_input *in)
@@ -1006,13 +1203,15 @@ size_t rules_match(struct rules *r, const struct rules_input *in, struct rules_h
 	if (r->prefilter_on && r->hs_db) {
 		memset(r->cand, 0, r->n_patterns);
 		for (size_t i = 0; i < r->n_patterns; i++)
-			if (r->patterns[i].no_hs)
+			if (r->patterns[i].no_hs) {
 				r->cand[i] = 1;
+				r->first_end[i] = 0;
+			}
 		if (hs_scan(r->hs_db, in->text, (unsigned)in->len, 0, r->hs_scratch, on_hs_match,
-		            r->cand) != HS_SUCCESS)
-			memset(r->cand, 1, r->n_patterns); /* be safe: run everything */
+		            r) != HS_SUCCESS)
+			all_candidates(r); /* be safe: run everything */
 	} else {
-		memset(r->cand, 1, r->n_patterns);
+		all_candidates(r);
 	}
 	memset(r->sg_state, 0xff, r->n_sguards);
 
@@ -1025,10 +1224,21 @@ size_t rules_match(struct rules *r, const struct rules_input *in, struct rules_h
 		if (!rule_applies(ru, in) || lo >= hi)
 			continue;
 		for (size_t p = ru->pat0; p < ru->pat0 + ru->n_pat && !hit; p++) {
-			size_t off = lo, ms, me;
+			size_t off = lo, ms, me, fe = r->first_end[p], ml = r->patterns[p].max_len;
 
 			if (!r->cand[p])
 				continue;
+			/*
+			 * Every match is also a match of the prefilter's superset pattern, so none
+			 * ends before fe, the end of the prefilter's first match; a pattern no
+			 * longer than ml bytes cannot start before fe - ml. PCRE2 need not read
+			 * what precedes.
+			 */
+			if (fe && ml != UNBOUNDED && fe > lo + ml) {
+				off = fe - ml;
+				while (off > lo && ((unsigned char)in->text[off] & 0xC0) == 0x80)
+					off--;
+			}
 			for (int k = 0; k < MATCHES_PER_RULE && off < hi; k++) {
 				if (!find(r, r->patterns[p].re, in, off, hi, &ms, &me))
 					break;

@@ -26,6 +26,7 @@
 struct classify_input {
 	const char *subject; /* decoded Subject, may be NULL */
 	const char *text;    /* the author's new text (struct message.text), may be NULL */
+	const char *body;    /* the whole decoded body, may be NULL: only for language detection */
 	unsigned flags;      /* MESSAGE_* flags */
 	bool automated;      /* the sender is a no-reply address or similar */
 	enum rules_dir direction;

@@ -92,6 +92,9 @@ bool rules_prefilter_active(const struct rules *r);
  */
 bool rules_prefilter_build(struct rules *r);
 
+/* How many patterns the prefilter engine rejected (they run with PCRE2 every time). */
+size_t rules_prefilter_rejected(const struct rules *r);
+
 /* Turns the prefilter off or back on (the default); for the benchmark and for tests. */
 void rules_set_prefilter(struct rules *r, bool on);
 
