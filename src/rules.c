@@ -591,6 +591,7 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 	const config_setting_t *pats, *guards;
 	const struct rules_signal *sig;
 	const char *id, *where, *dir;
+	char what[160];
 	struct rule ru = {0};
 	size_t prefix = strlen(lang);
 
@@ -616,6 +617,7 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 	if (!sig || !pats)
 		return;
 
+	snprintf(what, sizeof(what), "rule %s", id);
 	ru.signal = (size_t)(sig - r->signals);
 	ru.weight = get_weight(ld, g, sig->weight);
 	ru.lang_only = get_bool(ld, g, "lang_only", pack_lang_only);
@@ -640,12 +642,12 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 
 	guards = get_strings(ld, g, "guards", false);
 	if (guards)
-		parse_guards(ld, guards, id, parse_scope(ld, g, id), &ru.guards, &ru.n_guards);
+		parse_guards(ld, guards, what, parse_scope(ld, g, id), &ru.guards, &ru.n_guards);
 	else if (config_setting_get_member(g, "guard_scope"))
 		errf(ld, g, "rule %s: guard_scope without guards", id);
 	guards = get_strings(ld, g, "context", false);
 	if (guards)
-		parse_guards(ld, guards, id, false, &ru.context, &ru.n_context);
+		parse_guards(ld, guards, what, false, &ru.context, &ru.n_context);
 
 	ru.pat0 = r->n_patterns;
 	r->patterns =
@@ -653,7 +655,7 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 	for (size_t i = 0; i < strings_count(pats); i++) {
 		const config_setting_t *e = strings_at(pats, i);
 		const char *src = config_setting_get_string(e);
-		pcre2_code *re = compile_re(ld, e, id, src);
+		pcre2_code *re = compile_re(ld, e, what, src);
 
 		if (!re)
 			continue;
@@ -712,7 +714,10 @@ static void load_pack(struct loader *ld, const char *path)
 		pats = get_strings(ld, g, "patterns", true);
 		if (!sig || !pats)
 			continue;
-		parse_guards(ld, pats, sig->id, parse_scope(ld, g, sig->id), &gs, &n);
+		char label[96];
+
+		snprintf(label, sizeof(label), "%s guard", sig->id);
+		parse_guards(ld, pats, label, parse_scope(ld, g, sig->id), &gs, &n);
 		ld->r->sguards =
 		    xreallocarray(ld->r->sguards, ld->r->n_sguards + n, sizeof(*ld->r->sguards));
 		for (size_t k = 0; k < n; k++)
