@@ -17,6 +17,7 @@
 #include "redflag/log.h"
 #include "redflag/parser.h"
 #include "redflag/store.h"
+#include "redflag/text.h"
 #include "redflag/util.h"
 
 #define CLASSIFY_MAX_FILE (64u << 20) /* same ceiling as the parser worker's input */
@@ -343,7 +344,7 @@ struct reclassify_ctx {
 	struct rules *r;
 	const struct calendar_hours *hours;
 	struct strbuf before;
-	uint64_t seen, changed;
+	uint64_t seen, changed, texts;
 	uint64_t *added, *removed; /* per catalogue signal */
 };
 
@@ -373,9 +374,14 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 	struct store_signal *v;
 	struct strbuf after = STRBUF_INIT;
 	struct clients_match who = {.dir = (enum rf_direction)row->direction};
+	/*
+	 * The author's text again from the stored body: improvements to the quote and
+	 * signature stripper reach old mail too, without fetching it again.
+	 */
+	char *text = row->body[0] ? text_strip_reply(row->body) : xstrdup(row->text);
 	struct classify_input in = {
 	    .subject = row->subject,
-	    .text = row->text,
+	    .text = text,
 	    .flags = row->flags,
 	    .automated = clients_is_noreply(row->from_addr),
 	    .direction = daemon_rules_dir(&who),
@@ -396,6 +402,11 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 		collect_signal(&after, &sig);
 	}
 	rc->seen++;
+	if (strcmp(text, row->text) != 0) {
+		rc->texts++;
+		if (store_message_set_text(rc->st, row->id, text) < 0)
+			r = -EIO;
+	}
 	if (strcmp(after.data ? after.data : "", rc->before.data ? rc->before.data : "") != 0 ||
 	    strcmp(row->lang, res.lang) != 0) {
 		rc->changed++;
@@ -410,6 +421,7 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 			r = -EIO;
 	}
 	free(v);
+	free(text);
 	strbuf_release(&after);
 	classify_result_release(&res);
 	return r;
@@ -461,8 +473,9 @@ int cmd_reclassify(const struct options *opt, int argc, char **argv)
 			break;
 		after = ids[n - 1];
 	}
-	printf("reclassified %llu messages: %llu changed\n", (unsigned long long)rc.seen,
-	       (unsigned long long)rc.changed);
+	printf("reclassified %llu messages: %llu changed, %llu texts re-extracted\n",
+	       (unsigned long long)rc.seen, (unsigned long long)rc.changed,
+	       (unsigned long long)rc.texts);
 	for (size_t k = 0; k < rules_signal_count(rc.r); k++)
 		if (rc.added[k] || rc.removed[k])
 			printf("  %-20s +%llu -%llu\n", rules_signal_at(rc.r, k)->id,

@@ -120,6 +120,7 @@ enum stmt_id {
 	ST_SIG_INSERT,
 	ST_SIG_LIST,
 	ST_MSG_SET_LANG,
+	ST_MSG_SET_TEXT,
 	ST_MSG_ROW,
 	ST_MSG_BY_MSGID,
 	ST_MSG_IDS_AFTER,
@@ -181,9 +182,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SIG_LIST] = "SELECT signal, rule, weight, excerpt FROM signals WHERE message_id = ?1"
                     " ORDER BY id",
     [ST_MSG_SET_LANG] = "UPDATE messages SET lang = ?2 WHERE id = ?1",
+    [ST_MSG_SET_TEXT] = "UPDATE messages SET text = ?2 WHERE id = ?1",
 #define MSG_ROW_COLUMNS                                                                            \
 	"m.id, m.account, m.mailbox, m.uid, m.message_id, m.date, m.direction, m.from_addr,"       \
-	" m.subject, m.text, m.flags, m.lang, c.name"                                              \
+	"  m.subject, m.text, m.flags, m.lang, c.name, m.body"                                     \
 	" FROM messages m LEFT JOIN clients c ON c.id = m.client_id"
     [ST_MSG_ROW] = "SELECT " MSG_ROW_COLUMNS " WHERE m.id = ?1",
     [ST_MSG_BY_MSGID] = "SELECT " MSG_ROW_COLUMNS " WHERE m.message_id = ?1 ORDER BY m.id",
@@ -981,6 +983,7 @@ static int message_rows(struct store *s, sqlite3_stmt *st,
 		    .flags = (unsigned)sqlite3_column_int(st, 10),
 		    .lang = column_text(st, 11),
 		    .client = column_text(st, 12),
+		    .body = column_text(st, 13),
 		};
 
 		r = fn(arg, &row);
@@ -1035,4 +1038,18 @@ int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_
 	}
 	stmt_done(st);
 	return 0;
+}
+
+int store_message_set_text(struct store *s, int64_t message, const char *text)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_SET_TEXT);
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, message);
+	bind_text(st, 2, text, false);
+	rc = sqlite3_step(st);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "message text");
 }

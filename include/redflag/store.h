@@ -176,6 +176,7 @@ struct store_message_row {
 	unsigned flags;   /* MESSAGE_* */
 	const char *lang;
 	const char *client; /* client name, "" when none */
+	const char *body;   /* the decoded text with quotes, from which text was derived */
 };
 
 /*
@@ -185,6 +186,9 @@ struct store_message_row {
  */
 int store_message_get(struct store *s, int64_t id,
                       int (*fn)(void *arg, const struct store_message_row *row), void *arg);
+
+/* Replaces the stored author's text of a message (inside the caller's transaction). */
+int store_message_set_text(struct store *s, int64_t message, const char *text);
 
 /* Calls fn for each stored copy of the message with this Message-ID (no angle brackets). */
 int store_messages_by_msgid(struct store *s, const char *message_id,
