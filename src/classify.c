@@ -4,6 +4,7 @@
 #include "redflag/classify.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,39 +23,71 @@
 /* ---- language ---- */
 
 /*
- * Frequent function words that are distinctive for one of the three languages. Words that
- * two of them share in spelling ("i", "for", "den", "er", "die" in English names, ...) are
- * left out on purpose: they would only add noise.
+ * Frequent function words that are distinctive for one of the three languages, at most 8
+ * bytes, sorted by their bytes (zero-padded), with a bit per language: 1 da, 2 de, 4 en.
+ * Words the languages share in spelling ("i", "for", "den", "er", "die", ...) are left out
+ * on purpose: they would only add noise.
  */
-static const char *const words_da[] = {
-    "af",    "at",  "bare",   "dag",    "det",  "dig",   "du",    "efter",  "fordi", "gerne",
-    "godt",  "har", "hej",    "hilsen", "hvad", "hvis",  "hvor",  "ikke",   "jeg",   "jer",
-    "jeres", "kan", "kunne",  "kære",   "lige", "med",   "meget", "mig",    "mvh",   "mødet",
-    "noget", "nu",  "og",     "også",   "os",   "på",    "skal",  "skulle", "så",    "tak",
-    "til",   "ud",  "venlig", "vi",     "vil",  "vores", "være"};
-static const char *const words_de[] = {
-    "aber",   "auch",  "auf",    "bei",   "bitte", "danke",        "das",   "dass", "dem",
-    "der",    "ein",   "eine",   "es",    "frau",  "freundlichen", "für",   "gruß", "grüße",
-    "haben",  "hallo", "herr",   "heute", "ich",   "ihnen",        "ihr",   "ist",  "kann",
-    "können", "liebe", "lieber", "mir",   "mit",   "morgen",       "nicht", "noch", "nur",
-    "schon",  "sehr",  "sie",    "sind",  "und",   "uns",          "viele", "von",  "wenn",
-    "werden", "wir",   "wird",   "zu"};
-static const char *const words_en[] = {
-    "all",  "and",    "any",   "are",    "be",   "but",  "can",   "could",  "dear",
-    "from", "have",   "he",    "hi",     "if",   "is",   "it",    "just",   "know",
-    "let",  "me",     "my",    "not",    "of",   "on",   "our",   "please", "regards",
-    "she",  "should", "thank", "thanks", "that", "the",  "there", "they",   "this",
-    "to",   "was",    "we",    "what",   "will", "with", "would", "you",    "your"};
+struct function_word {
+	char w[8];
+	unsigned char langs;
+};
 
-static int cmp_word(const void *key, const void *elem)
+static const struct function_word function_words[] = {
+    {"aber", 2},   {"af", 1},      {"all", 4},    {"and", 4},    {"any", 4},    {"are", 4},
+    {"at", 1},     {"auch", 2},    {"auf", 2},    {"bare", 1},   {"be", 4},     {"bei", 2},
+    {"bitte", 2},  {"but", 4},     {"can", 4},    {"could", 4},  {"dag", 1},    {"danke", 2},
+    {"das", 2},    {"dass", 2},    {"dear", 4},   {"dem", 2},    {"der", 2},    {"det", 1},
+    {"dig", 1},    {"du", 1},      {"efter", 1},  {"ein", 2},    {"eine", 2},   {"es", 2},
+    {"fordi", 1},  {"frau", 2},    {"from", 4},   {"für", 2},    {"gerne", 1},  {"godt", 1},
+    {"gruß", 2},   {"grüße", 2},   {"haben", 2},  {"hallo", 2},  {"har", 1},    {"have", 4},
+    {"he", 4},     {"hej", 1},     {"herr", 2},   {"heute", 2},  {"hi", 4},     {"hilsen", 1},
+    {"hvad", 1},   {"hvis", 1},    {"hvor", 1},   {"ich", 2},    {"if", 4},     {"ihnen", 2},
+    {"ihr", 2},    {"ikke", 1},    {"is", 4},     {"ist", 2},    {"it", 4},     {"jeg", 1},
+    {"jer", 1},    {"jeres", 1},   {"just", 4},   {"kan", 1},    {"kann", 2},   {"know", 4},
+    {"kunne", 1},  {"kære", 1},    {"können", 2}, {"let", 4},    {"liebe", 2},  {"lieber", 2},
+    {"lige", 1},   {"me", 4},      {"med", 1},    {"meget", 1},  {"mig", 1},    {"mir", 2},
+    {"mit", 2},    {"morgen", 2},  {"mvh", 1},    {"my", 4},     {"mødet", 1},  {"nicht", 2},
+    {"noch", 2},   {"noget", 1},   {"not", 4},    {"nu", 1},     {"nur", 2},    {"of", 4},
+    {"og", 1},     {"også", 1},    {"on", 4},     {"os", 1},     {"our", 4},    {"please", 4},
+    {"på", 1},     {"regards", 4}, {"schon", 2},  {"sehr", 2},   {"she", 4},    {"should", 4},
+    {"sie", 2},    {"sind", 2},    {"skal", 1},   {"skulle", 1}, {"så", 1},     {"tak", 1},
+    {"thank", 4},  {"thanks", 4},  {"that", 4},   {"the", 4},    {"there", 4},  {"they", 4},
+    {"this", 4},   {"til", 1},     {"to", 4},     {"ud", 1},     {"und", 2},    {"uns", 2},
+    {"venlig", 1}, {"vi", 1},      {"viele", 2},  {"vil", 1},    {"von", 2},    {"vores", 1},
+    {"være", 1},   {"was", 4},     {"we", 4},     {"wenn", 2},   {"werden", 2}, {"what", 4},
+    {"will", 4},   {"wir", 2},     {"wird", 2},   {"with", 4},   {"would", 4},  {"you", 4},
+    {"your", 4},   {"zu", 2},
+};
+
+/* The 8 bytes as a big-endian number: numeric order is the table's byte order. */
+static uint64_t word_key(const char w[8])
 {
-	return strcmp(key, *(const char *const *)elem);
+	uint64_t k = 0;
+
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | (unsigned char)w[i];
+	return k;
 }
 
-/* list is sorted (checked by the unit tests through classify_language's results). */
-static bool in_list(const char *const *list, size_t n, const char *w)
+/* The language bits of word (NUL-padded to 8 bytes), 0 when it is no function word. */
+static unsigned word_langs(const char word[8])
 {
-	return bsearch(w, list, n, sizeof(*list), cmp_word) != NULL;
+	uint64_t key = word_key(word);
+	size_t lo = 0, hi = ARRAY_SIZE(function_words);
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint64_t k = word_key(function_words[mid].w);
+
+		if (k == key)
+			return function_words[mid].langs;
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
 }
 
 /*
@@ -106,6 +139,8 @@ static const char *language(const char *text, size_t len, unsigned min_score)
 	char word[32];
 	size_t wl = 0;
 
+	memset(word, 0, sizeof(word));
+
 	if (len > LANG_SCAN_BYTES)
 		len = LANG_SCAN_BYTES;
 	for (size_t i = 0; i <= len; i++) {
@@ -128,11 +163,15 @@ static const char *language(const char *text, size_t len, unsigned min_score)
 			wl = 0;
 			continue;
 		}
-		word[wl] = '\0';
+		memset(word + wl, 0, sizeof(word) - wl);
 		wl = 0;
-		score[0] += in_list(words_da, ARRAY_SIZE(words_da), word);
-		score[1] += in_list(words_de, ARRAY_SIZE(words_de), word);
-		score[2] += in_list(words_en, ARRAY_SIZE(words_en), word);
+		{
+			unsigned langs = word_langs(word);
+
+			score[0] += langs & 1;
+			score[1] += (langs >> 1) & 1;
+			score[2] += (langs >> 2) & 1;
+		}
 		/* A clear lead early on will not be overturned: stop reading. */
 		if (decided(score))
 			break;
@@ -290,14 +329,23 @@ static void add_signal(struct classify_result *out, const char *signal, const ch
  * one space, no-break spaces made spaces, and paragraph breaks kept as one blank line
  * (sentence boundaries for guards).
  */
-static void append_folded(struct strbuf *b, const char *t)
+/*
+ * Copies t to out with whitespace folded the way rule patterns expect it: hard-wrapped lines
+ * joined (a pattern's space matches a line break in "by end of\nday"), runs of blanks made
+ * one space, no-break spaces made spaces, and paragraph breaks kept as one blank line
+ * (sentence boundaries for guards). out has room for strlen(t) bytes; returns the end.
+ */
+static char *fold(char *out, const char *t)
 {
+	/* Bytes that may end a run: NUL, space, tab, CR, LF, and 0xC2 (of U+00A0). */
+	static const bool maybe_blank[256] = {
+	    [0] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, [0xC2] = 1};
 	bool started = false;
 
 	while (*t) {
 		unsigned newlines = 0;
-		size_t run;
 		bool blank = false;
+		const char *run;
 
 		for (;;) {
 			if (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n') {
@@ -312,33 +360,46 @@ static void append_folded(struct strbuf *b, const char *t)
 		}
 		if (!*t)
 			break;
-		if (blank && started)
-			strbuf_appends(b, newlines >= 2 ? "\n\n" : " ");
-		/* Copy the run up to the next blank in one go. */
-		run = strcspn(t, " \t\r\n\xC2");
-		if (run == 0)
-			run = 1; /* a 0xC2 that does not start a no-break space */
-		strbuf_append(b, t, run);
-		t += run;
+		/* Never longer than the input: a fold replaces at least as many bytes. */
+		if (blank && started) {
+			if (newlines >= 2)
+				*out++ = '\n';
+			*out++ = newlines >= 2 ? '\n' : ' ';
+		}
+		run = t++;
+		for (;;) {
+			while (!maybe_blank[(unsigned char)*t])
+				t++;
+			if (*t != (char)0xC2 || (unsigned char)t[1] == 0xA0)
+				break;
+			t++; /* 0xC2 leading something else: part of the run */
+		}
+		/* *t is NUL or starts a blank. */
+		memcpy(out, run, (size_t)(t - run));
+		out += t - run;
 		started = true;
 	}
+	return out;
 }
 
 static void text_signals(struct rules *r, const struct classify_input *in, const char *lang,
                          struct classify_result *out)
 {
 	struct rules_hit hits[MAX_HITS];
-	struct strbuf buf = STRBUF_INIT;
 	struct rules_input ri;
 	char *subj = classify_subject(in->subject);
+	const char *text = in->text ? in->text : "";
+	char *buf = xmalloc(strlen(subj) + 2 + strlen(text) + 1), *end;
 	size_t n;
 
-	append_folded(&buf, subj);
-	strbuf_appends(&buf, "\n\n");
-	ri.body_start = buf.len;
-	append_folded(&buf, in->text ? in->text : "");
-	ri.text = buf.data;
-	ri.len = buf.len;
+	end = fold(buf, subj);
+	*end++ = '\n';
+	*end++ = '\n';
+	ri.body_start = (size_t)(end - buf);
+	end = fold(end, text);
+	*end = '\0';
+	ri.text = buf;
+	ri.len = (size_t)(end - buf);
 	ri.lang = lang;
 	ri.direction = in->direction;
 	n = rules_match(r, &ri, hits, MAX_HITS);
@@ -356,7 +417,7 @@ static void text_signals(struct rules *r, const struct classify_input *in, const
 			           excerpt(ri.text, ri.len, ri.body_start, best->start, best->end));
 	}
 	free(subj);
-	strbuf_release(&buf);
+	free(buf);
 }
 
 static void time_signal(struct rules *r, const struct calendar_hours *hours,
