@@ -496,16 +496,34 @@ void classify_result_release(struct classify_result *out)
 
 /* ---- old_rate ---- */
 
+/* Days in month m (1..12) of year y, Gregorian. */
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
 int classify_old_rate(const char *rate_since, unsigned months, int64_t now, char *evidence,
                       size_t len)
 {
-	int y, m, d, n = 0;
+	int y, m, d;
 	struct tm tm;
 	time_t t = (time_t)now;
 	long age;
 
-	if (!rate_since || sscanf(rate_since, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
-	    (size_t)n != strlen(rate_since) || m < 1 || m > 12 || d < 1 || d > 31)
+	/* Exactly YYYY-MM-DD, a real date. */
+	if (!rate_since || strlen(rate_since) != 10 || rate_since[4] != '-' || rate_since[7] != '-')
+		return -EINVAL;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (rate_since[i] < '0' || rate_since[i] > '9'))
+			return -EINVAL;
+	y = ((rate_since[0] - '0') * 10 + (rate_since[1] - '0')) * 100 +
+	    (rate_since[2] - '0') * 10 + (rate_since[3] - '0');
+	m = (rate_since[5] - '0') * 10 + (rate_since[6] - '0');
+	d = (rate_since[8] - '0') * 10 + (rate_since[9] - '0');
+	if (y < 1900 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
 		return -EINVAL;
 	gmtime_r(&t, &tm);
 	/* Whole calendar months from rate_since to now. */

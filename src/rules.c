@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -557,15 +558,17 @@ static bool parse_guards(struct loader *ld, const config_setting_t *list, const 
 	return ok;
 }
 
-static bool parse_scope(struct loader *ld, const config_setting_t *g, const char *what)
+/* Reads key ("scope" in a pack-level guard, "guard_scope" in a rule): true for "message". */
+static bool parse_scope(struct loader *ld, const config_setting_t *g, const char *key,
+                        const char *what)
 {
-	const char *scope = get_str(ld, g, "scope", false);
+	const char *scope = get_str(ld, g, key, false);
 
 	if (!scope || strcmp(scope, "sentence") == 0)
 		return false;
 	if (strcmp(scope, "message") == 0)
 		return true;
-	errf(ld, g, "%s: scope must be \"sentence\" or \"message\"", what);
+	errf(ld, g, "%s: %s must be \"sentence\" or \"message\"", what, key);
 	return false;
 }
 
@@ -642,7 +645,8 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 
 	guards = get_strings(ld, g, "guards", false);
 	if (guards)
-		parse_guards(ld, guards, what, parse_scope(ld, g, id), &ru.guards, &ru.n_guards);
+		parse_guards(ld, guards, what, parse_scope(ld, g, "guard_scope", what), &ru.guards,
+		             &ru.n_guards);
 	else if (config_setting_get_member(g, "guard_scope"))
 		errf(ld, g, "rule %s: guard_scope without guards", id);
 	guards = get_strings(ld, g, "context", false);
@@ -717,7 +721,7 @@ static void load_pack(struct loader *ld, const char *path)
 		char label[96];
 
 		snprintf(label, sizeof(label), "%s guard", sig->id);
-		parse_guards(ld, pats, label, parse_scope(ld, g, sig->id), &gs, &n);
+		parse_guards(ld, pats, label, parse_scope(ld, g, "scope", label), &gs, &n);
 		ld->r->sguards =
 		    xreallocarray(ld->r->sguards, ld->r->n_sguards + n, sizeof(*ld->r->sguards));
 		for (size_t k = 0; k < n; k++)
@@ -777,6 +781,54 @@ static int list_packs(const char *dir, char ***out, size_t *n)
  * of non-ASCII letters does not need UCP. Inside a character class nothing is rewritten. Returns a
  * new string.
  */
+/* Skips the class "[...]" at *pp; false when it is not terminated. */
+static bool skip_class_text(const char **pp)
+{
+	const char *p = *pp + 1;
+
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (p[0] == '[' && p[1] == ':') {
+			const char *e = strstr(p, ":]");
+
+			if (!e)
+				return false;
+			p = e + 2;
+			continue;
+		}
+		p += *p == '\\' && p[1] ? 2 : 1;
+	}
+	if (*p != ']')
+		return false;
+	*pp = p + 1;
+	return true;
+}
+
+/*
+ * Whether the class at p means more with Unicode properties than without: it holds \w \d
+ * \s (or their negations), a POSIX class, or is negated (then it matches non-ASCII letters
+ * either way, but a negated \w-class does not).
+ */
+static bool class_needs_ucp(const char *p)
+{
+	const char *end = p;
+
+	if (!skip_class_text(&end))
+		return false;
+	for (const char *q = p + 1; q < end; q++) {
+		if (q[0] == '\\' && q + 1 < end && strchr("wWdDsShHvV", q[1]))
+			return true;
+		if (q[0] == '\\')
+			q++;
+		else if (q[0] == '[' && q[1] == ':')
+			return true;
+	}
+	return false;
+}
+
 static char *prefilter_form(const char *src)
 {
 	struct strbuf out = STRBUF_INIT;
@@ -788,8 +840,8 @@ static char *prefilter_form(const char *src)
 
 			if (in_class)
 				strbuf_append(&out, p, 2);
-			else if (e == 'b')
-				; /* dropped */
+			else if (e == 'b' || e == 'B')
+				; /* dropped: an assertion only ever narrows */
 			else if (e == 'w' || e == 'd')
 				strbuf_appends(&out, "[^\\s]");
 			else if (e == 's')
@@ -802,6 +854,16 @@ static char *prefilter_form(const char *src)
 				strbuf_append(&out, p, 2);
 			p += 2;
 			continue;
+		}
+		if (!in_class && *p == '[' && class_needs_ucp(p)) {
+			/* One character either way: "." (DOTALL) is a superset of the class. */
+			const char *q = p;
+
+			if (skip_class_text(&q)) {
+				strbuf_appendc(&out, '.');
+				p = q;
+				continue;
+			}
 		}
 		if (!in_class && *p == '[') {
 			in_class = true;
@@ -919,6 +981,11 @@ int rules_load(const char *dir, const char *signals_path, struct rules **out, st
 	*out = NULL;
 	ld.r = xcalloc(1, sizeof(*ld.r));
 	sigpath = signals_path ? xstrdup(signals_path) : xasprintf("%s/../signals.conf", dir);
+	if (access(sigpath, R_OK) != 0) {
+		rc = -errno;
+		strbuf_appendf(errors, "%s: %s\n", sigpath, strerror(errno));
+		goto out;
+	}
 	load_signals(&ld, sigpath);
 	if (ld.n_errors) {
 		rc = -EINVAL;
