@@ -35,6 +35,8 @@
  * files and a sync with little new mail never pay for it, and an import does almost at once.
  */
 #define PREFILTER_AFTER (2u << 20)
+#define OCC_MAX         16 /* prefilter match ends kept per pattern and text */
+#define LOOK_MARGIN     8  /* bytes past a window for \b's look at the next character */
 
 #define NO_RULE   ((size_t)-1)
 #define UNBOUNDED ((size_t)-1)
@@ -58,6 +60,7 @@ struct pattern {
 	 */
 	bool no_hs;
 	size_t max_len; /* longest match in bytes, or UNBOUNDED (see max_match_len) */
+	bool lookahead; /* has (?= or (?!: a match may depend on text after its end */
 };
 
 struct rule {
@@ -102,8 +105,13 @@ struct rules {
 	size_t hs_rejected;   /* patterns the engine would not take (always run instead) */
 	uint64_t bytes_seen;  /* text matched so far, to decide when building pays off */
 
-	unsigned char *cand;   /* per pattern: may match (scratch for rules_match) */
-	size_t *first_end;     /* per pattern: end of the prefilter's first match (scratch) */
+	unsigned char *cand; /* per pattern: may match (scratch for rules_match) */
+	/*
+	 * Scratch for rules_match, per pattern: where the prefilter's matches end, in order, at
+	 * most OCC_MAX of them (occ_n = OCC_MAX + 1: more than that).
+	 */
+	uint32_t *occ;
+	unsigned char *occ_n;
 	signed char *sg_state; /* per message-scope sguard: -1 unknown, 0 no, 1 yes */
 };
 
@@ -504,6 +512,11 @@ static size_t max_match_len(const char *src)
 	return *p ? UNBOUNDED : len; /* an unmatched ')' */
 }
 
+static bool has_lookahead(const char *src)
+{
+	return strstr(src, "(?=") || strstr(src, "(?!");
+}
+
 static pcre2_code *compile_re(struct loader *ld, const config_setting_t *at, const char *what,
                               const char *src)
 {
@@ -549,8 +562,12 @@ static bool parse_guards(struct loader *ld, const config_setting_t *list, const 
 			ok = false;
 			continue;
 		}
-		r->patterns[r->n_patterns] =
-		    (struct pattern){re, xstrdup(src), NO_RULE, !message_scope, max_match_len(src)};
+		r->patterns[r->n_patterns] = (struct pattern){re,
+		                                              xstrdup(src),
+		                                              NO_RULE,
+		                                              !message_scope,
+		                                              max_match_len(src),
+		                                              has_lookahead(src)};
 		(*out)[*n].pat = r->n_patterns++;
 		(*out)[*n].message_scope = message_scope;
 		(*n)++;
@@ -663,8 +680,8 @@ static void load_rule(struct loader *ld, const config_setting_t *g, const char *
 
 		if (!re)
 			continue;
-		r->patterns[r->n_patterns] =
-		    (struct pattern){re, xstrdup(src), r->n_rules, false, max_match_len(src)};
+		r->patterns[r->n_patterns] = (struct pattern){
+		    re, xstrdup(src), r->n_rules, false, max_match_len(src), has_lookahead(src)};
 		r->n_patterns++;
 	}
 	ru.n_pat = r->n_patterns - ru.pat0;
@@ -936,8 +953,9 @@ static void build_prefilter(struct rules *r)
 			if (r->patterns[i].no_hs)
 				continue;
 			exprs[n] = forms[i];
+			/* Every match end, not only the first: they bound where PCRE2 looks. */
 			flags[n] = HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_DOTALL |
-			           HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+			           HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY;
 			ids[n] = (unsigned)i;
 			n++;
 		}
@@ -1019,7 +1037,8 @@ int rules_load(const char *dir, const char *signals_path, struct rules **out, st
 	if (!ld.r->mctx || !ld.r->md)
 		abort(); /* out of memory; see STYLE.md §8 */
 	ld.r->cand = xcalloc(ld.r->n_patterns + 1, 1);
-	ld.r->first_end = xcalloc(ld.r->n_patterns + 1, sizeof(*ld.r->first_end));
+	ld.r->occ = xcalloc((ld.r->n_patterns + 1) * OCC_MAX, sizeof(*ld.r->occ));
+	ld.r->occ_n = xcalloc(ld.r->n_patterns + 1, 1);
 	ld.r->sg_state = xcalloc(ld.r->n_sguards + 1, 1);
 	/* The prefilter database is built on demand: see PREFILTER_AFTER. */
 	ld.r->prefilter_on = true;
@@ -1066,7 +1085,8 @@ void rules_free(struct rules **rp)
 	hs_free_scratch(r->hs_scratch);
 	hs_free_database(r->hs_db);
 	free(r->cand);
-	free(r->first_end);
+	free(r->occ);
+	free(r->occ_n);
 	free(r->sg_state);
 	free(r);
 	*rp = NULL;
@@ -1237,19 +1257,112 @@ static int on_hs_match(unsigned id, unsigned long long from, unsigned long long 
                        void *ctx)
 {
 	struct rules *r = ctx;
+	unsigned char *n = &r->occ_n[id];
 
 	(void)from;
 	(void)flags;
-	/* SINGLEMATCH: one call per pattern, for the match that ends first. */
+	/* Block mode reports matches in order of their end. */
 	r->cand[id] = 1;
-	r->first_end[id] = (size_t)to;
+	if (*n < OCC_MAX)
+		r->occ[(size_t)id * OCC_MAX + *n] = (uint32_t)to;
+	if (*n <= OCC_MAX)
+		(*n)++;
 	return 0;
 }
 
 static void all_candidates(struct rules *r)
 {
 	memset(r->cand, 1, r->n_patterns);
-	memset(r->first_end, 0, r->n_patterns * sizeof(*r->first_end));
+	memset(r->occ_n, 0, r->n_patterns);
+}
+
+/* A stretch of text [start, end) that holds every match of a pattern the prefilter saw. */
+struct window {
+	size_t start, end;
+};
+
+static size_t char_start(const char *t, size_t i, size_t lo)
+{
+	while (i > lo && ((unsigned char)t[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
+/*
+ * Where pattern p's matches can be, in [lo, hi), from what the prefilter reported; sorted,
+ * not overlapping. Every match [s, e) of the pattern is also a match of the prefilter's
+ * superset form, so the prefilter reported its end e; with the pattern at most ml bytes
+ * long, s >= e - ml. One window per reported end (merged where they overlap) then holds
+ * every match. A pattern with lookahead may depend on what follows e, so its window runs
+ * on to hi; so does everything when the prefilter reported more than OCC_MAX ends, and a
+ * pattern without a length bound or not seen by the prefilter gets the whole range.
+ */
+static size_t windows(const struct rules *r, size_t p, size_t lo, size_t hi, struct window *w)
+{
+	const struct pattern *pt = &r->patterns[p];
+	const uint32_t *occ = &r->occ[p * OCC_MAX];
+	size_t n_occ = r->occ_n[p], ml = pt->max_len, n = 0;
+
+	w[0] = (struct window){lo, hi};
+	if (n_occ == 0 || ml == UNBOUNDED)
+		return 1;
+	if (pt->lookahead || n_occ > OCC_MAX) {
+		if (occ[0] > lo + ml)
+			w[0].start = occ[0] - ml;
+		return 1;
+	}
+	for (size_t i = 0; i < n_occ; i++) {
+		size_t e = occ[i];
+		size_t ws = e > lo + ml ? e - ml : lo;
+		size_t we = e + LOOK_MARGIN < hi ? e + LOOK_MARGIN : hi;
+
+		if (ws >= hi || we <= lo || ws >= we)
+			continue;
+		if (n > 0 && ws <= w[n - 1].end) {
+			if (we > w[n - 1].end)
+				w[n - 1].end = we;
+		} else {
+			w[n++] = (struct window){ws, we};
+		}
+	}
+	return n;
+}
+
+/*
+ * The first match starting at or after off, searching only the windows. A window that ends
+ * before hi is searched as a shortened subject; what is found there is confirmed by an
+ * anchored match at the same start in the whole text, which also gives its true end.
+ */
+static bool find_in_windows(struct rules *r, const pcre2_code *re, const struct rules_input *in,
+                            const struct window *w, size_t nw, size_t off, size_t hi, size_t *ms,
+                            size_t *me)
+{
+	for (size_t i = 0; i < nw; i++) {
+		size_t start = off > w[i].start ? off : w[i].start;
+
+		start = char_start(in->text, start, w[i].start);
+		while (start < w[i].end) {
+			PCRE2_SIZE *ov;
+			int rc;
+
+			if (!find(r, re, in, start, w[i].end, ms, me))
+				break;
+			if (w[i].end >= hi)
+				return true;
+			rc = pcre2_match(re, (PCRE2_SPTR)in->text, hi, *ms, PCRE2_ANCHORED, r->md,
+			                 r->mctx);
+			if (rc >= 0) {
+				ov = pcre2_get_ovector_pointer(r->md);
+				*me = ov[1];
+				return true;
+			}
+			/* An artefact of the shortened subject: look further. */
+			start = *ms + 1;
+			while (start < w[i].end && ((unsigned char)in->text[start] & 0xC0) == 0x80)
+				start++;
+		}
+	}
+	return false;
 }
 
 static bool rule_applies(const struct rule *ru, const struct rules_input *in)
@@ -1274,11 +1387,10 @@ size_t rules_match(struct rules *r, const struct rules_input *in, struct rules_h
 		build_prefilter(r);
 	if (r->prefilter_on && r->hs_db) {
 		memset(r->cand, 0, r->n_patterns);
+		memset(r->occ_n, 0, r->n_patterns);
 		for (size_t i = 0; i < r->n_patterns; i++)
-			if (r->patterns[i].no_hs) {
+			if (r->patterns[i].no_hs)
 				r->cand[i] = 1;
-				r->first_end[i] = 0;
-			}
 		if (hs_scan(r->hs_db, in->text, (unsigned)in->len, 0, r->hs_scratch, on_hs_match,
 		            r) != HS_SUCCESS)
 			all_candidates(r); /* be safe: run everything */
@@ -1296,23 +1408,15 @@ size_t rules_match(struct rules *r, const struct rules_input *in, struct rules_h
 		if (!rule_applies(ru, in) || lo >= hi)
 			continue;
 		for (size_t p = ru->pat0; p < ru->pat0 + ru->n_pat && !hit; p++) {
-			size_t off = lo, ms, me, fe = r->first_end[p], ml = r->patterns[p].max_len;
+			struct window w[OCC_MAX + 1];
+			size_t nw, off = lo, ms, me;
 
 			if (!r->cand[p])
 				continue;
-			/*
-			 * Every match is also a match of the prefilter's superset pattern, so none
-			 * ends before fe, the end of the prefilter's first match; a pattern no
-			 * longer than ml bytes cannot start before fe - ml. PCRE2 need not read
-			 * what precedes.
-			 */
-			if (fe && ml != UNBOUNDED && fe > lo + ml) {
-				off = fe - ml;
-				while (off > lo && ((unsigned char)in->text[off] & 0xC0) == 0x80)
-					off--;
-			}
+			nw = windows(r, p, lo, hi, w);
 			for (int k = 0; k < MATCHES_PER_RULE && off < hi; k++) {
-				if (!find(r, r->patterns[p].re, in, off, hi, &ms, &me))
+				if (!find_in_windows(r, r->patterns[p].re, in, w, nw, off, hi, &ms,
+				                     &me))
 					break;
 				if (!vetoed(r, ru, in, ms, me)) {
 					hits[n++] = (struct rules_hit){&r->signals[ru->signal],
