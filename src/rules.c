@@ -1163,7 +1163,22 @@ static bool find(struct rules *r, const pcre2_code *re, const struct rules_input
 }
 
 /*
- * The sentence around [s, e): back to the previous ". ", "! ", "? " or blank line (a single
+ * Whether the punctuation at t[i] ends a sentence: '.', '!' or '?' followed by a blank or
+ * the end, but not the dot of an ordinal or date ("am 3. März", "d. 12. marts").
+ */
+static bool sentence_end(const char *t, size_t i, size_t lo, size_t hi)
+{
+	char c = t[i];
+
+	if (c != '.' && c != '!' && c != '?')
+		return false;
+	if (i + 1 < hi && t[i + 1] != ' ' && t[i + 1] != '\n')
+		return false;
+	return !(c == '.' && i > lo && t[i - 1] >= '0' && t[i - 1] <= '9');
+}
+
+/*
+ * The sentence around [s, e): back to the previous sentence end or blank line (a single
  * line break is hard wrapping, not a sentence end), at most SENTENCE_MAX bytes, never
  * across the subject/body boundary.
  */
@@ -1175,23 +1190,18 @@ static void sentence(const struct rules_input *in, size_t s, size_t e, size_t *w
 	size_t i;
 
 	for (i = s; i > lo && s - i < SENTENCE_MAX; i--) {
-		char c = t[i - 1];
-
-		if ((c == '.' || c == '!' || c == '?') && i < s && (t[i] == ' ' || t[i] == '\n'))
+		if (i < s && sentence_end(t, i - 1, lo, hi))
 			break;
-		if (c == '\n' && i >= 2 && t[i - 2] == '\n')
+		if (t[i - 1] == '\n' && i >= 2 && t[i - 2] == '\n')
 			break;
 	}
 	*ws = i;
 	for (i = e; i < hi && i - e < SENTENCE_MAX; i++) {
-		char c = t[i];
-
-		if ((c == '.' || c == '!' || c == '?') &&
-		    (i + 1 == hi || t[i + 1] == ' ' || t[i + 1] == '\n')) {
+		if (sentence_end(t, i, lo, hi)) {
 			i++;
 			break;
 		}
-		if (c == '\n' && i + 1 < hi && t[i + 1] == '\n')
+		if (t[i] == '\n' && i + 1 < hi && t[i + 1] == '\n')
 			break;
 	}
 	*we = i;
