@@ -1021,7 +1021,7 @@ int store_messages_by_msgid(struct store *s, const char *message_id,
 int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_t *ids, size_t *n)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_MSG_IDS_AFTER);
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*n = 0;
 	if (st == NULL)
