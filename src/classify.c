@@ -24,40 +24,157 @@
 
 /*
  * Frequent function words that are distinctive for one of the three languages, at most 8
- * bytes, sorted by their bytes (zero-padded), with a bit per language: 1 da, 2 de, 4 en.
+ * bytes, as keys (see word_key; the word is in the comment), sorted, with a bit per
+ * language: 1 da, 2 de, 4 en. Regenerate the keys when changing a word.
  * Words the languages share in spelling ("i", "for", "den", "er", "die", ...) are left out
  * on purpose: they would only add noise.
  */
 struct function_word {
-	char w[8];
+	uint64_t key; /* the word's bytes, zero-padded to 8, as a big-endian number */
 	unsigned char langs;
 };
 
 static const struct function_word function_words[] = {
-    {"aber", 2},   {"af", 1},      {"all", 4},    {"and", 4},    {"any", 4},    {"are", 4},
-    {"at", 1},     {"auch", 2},    {"auf", 2},    {"bare", 1},   {"be", 4},     {"bei", 2},
-    {"bitte", 2},  {"but", 4},     {"can", 4},    {"could", 4},  {"dag", 1},    {"danke", 2},
-    {"das", 2},    {"dass", 2},    {"dear", 4},   {"dem", 2},    {"der", 2},    {"det", 1},
-    {"dig", 1},    {"du", 1},      {"efter", 1},  {"ein", 2},    {"eine", 2},   {"es", 2},
-    {"fordi", 1},  {"frau", 2},    {"from", 4},   {"für", 2},    {"gerne", 1},  {"godt", 1},
-    {"gruß", 2},   {"grüße", 2},   {"haben", 2},  {"hallo", 2},  {"har", 1},    {"have", 4},
-    {"he", 4},     {"hej", 1},     {"herr", 2},   {"heute", 2},  {"hi", 4},     {"hilsen", 1},
-    {"hvad", 1},   {"hvis", 1},    {"hvor", 1},   {"ich", 2},    {"if", 4},     {"ihnen", 2},
-    {"ihr", 2},    {"ikke", 1},    {"is", 4},     {"ist", 2},    {"it", 4},     {"jeg", 1},
-    {"jer", 1},    {"jeres", 1},   {"just", 4},   {"kan", 1},    {"kann", 2},   {"know", 4},
-    {"kunne", 1},  {"kære", 1},    {"können", 2}, {"let", 4},    {"liebe", 2},  {"lieber", 2},
-    {"lige", 1},   {"me", 4},      {"med", 1},    {"meget", 1},  {"mig", 1},    {"mir", 2},
-    {"mit", 2},    {"morgen", 2},  {"mvh", 1},    {"my", 4},     {"mødet", 1},  {"nicht", 2},
-    {"noch", 2},   {"noget", 1},   {"not", 4},    {"nu", 1},     {"nur", 2},    {"of", 4},
-    {"og", 1},     {"også", 1},    {"on", 4},     {"os", 1},     {"our", 4},    {"please", 4},
-    {"på", 1},     {"regards", 4}, {"schon", 2},  {"sehr", 2},   {"she", 4},    {"should", 4},
-    {"sie", 2},    {"sind", 2},    {"skal", 1},   {"skulle", 1}, {"så", 1},     {"tak", 1},
-    {"thank", 4},  {"thanks", 4},  {"that", 4},   {"the", 4},    {"there", 4},  {"they", 4},
-    {"this", 4},   {"til", 1},     {"to", 4},     {"ud", 1},     {"und", 2},    {"uns", 2},
-    {"venlig", 1}, {"vi", 1},      {"viele", 2},  {"vil", 1},    {"von", 2},    {"vores", 1},
-    {"være", 1},   {"was", 4},     {"we", 4},     {"wenn", 2},   {"werden", 2}, {"what", 4},
-    {"will", 4},   {"wir", 2},     {"wird", 2},   {"with", 4},   {"would", 4},  {"you", 4},
-    {"your", 4},   {"zu", 2},
+    {0x6162657200000000u, 2}, /* aber */
+    {0x6166000000000000u, 1}, /* af */
+    {0x616c6c0000000000u, 4}, /* all */
+    {0x616e640000000000u, 4}, /* and */
+    {0x616e790000000000u, 4}, /* any */
+    {0x6172650000000000u, 4}, /* are */
+    {0x6174000000000000u, 1}, /* at */
+    {0x6175636800000000u, 2}, /* auch */
+    {0x6175660000000000u, 2}, /* auf */
+    {0x6261726500000000u, 1}, /* bare */
+    {0x6265000000000000u, 4}, /* be */
+    {0x6265690000000000u, 2}, /* bei */
+    {0x6269747465000000u, 2}, /* bitte */
+    {0x6275740000000000u, 4}, /* but */
+    {0x63616e0000000000u, 4}, /* can */
+    {0x636f756c64000000u, 4}, /* could */
+    {0x6461670000000000u, 1}, /* dag */
+    {0x64616e6b65000000u, 2}, /* danke */
+    {0x6461730000000000u, 2}, /* das */
+    {0x6461737300000000u, 2}, /* dass */
+    {0x6465617200000000u, 4}, /* dear */
+    {0x64656d0000000000u, 2}, /* dem */
+    {0x6465720000000000u, 2}, /* der */
+    {0x6465740000000000u, 1}, /* det */
+    {0x6469670000000000u, 1}, /* dig */
+    {0x6475000000000000u, 1}, /* du */
+    {0x6566746572000000u, 1}, /* efter */
+    {0x65696e0000000000u, 2}, /* ein */
+    {0x65696e6500000000u, 2}, /* eine */
+    {0x6573000000000000u, 2}, /* es */
+    {0x666f726469000000u, 1}, /* fordi */
+    {0x6672617500000000u, 2}, /* frau */
+    {0x66726f6d00000000u, 4}, /* from */
+    {0x66c3bc7200000000u, 2}, /* für */
+    {0x6765726e65000000u, 1}, /* gerne */
+    {0x676f647400000000u, 1}, /* godt */
+    {0x677275c39f000000u, 2}, /* gruß */
+    {0x6772c3bcc39f6500u, 2}, /* grüße */
+    {0x686162656e000000u, 2}, /* haben */
+    {0x68616c6c6f000000u, 2}, /* hallo */
+    {0x6861720000000000u, 1}, /* har */
+    {0x6861766500000000u, 4}, /* have */
+    {0x6865000000000000u, 4}, /* he */
+    {0x68656a0000000000u, 1}, /* hej */
+    {0x6865727200000000u, 2}, /* herr */
+    {0x6865757465000000u, 2}, /* heute */
+    {0x6869000000000000u, 4}, /* hi */
+    {0x68696c73656e0000u, 1}, /* hilsen */
+    {0x6876616400000000u, 1}, /* hvad */
+    {0x6876697300000000u, 1}, /* hvis */
+    {0x68766f7200000000u, 1}, /* hvor */
+    {0x6963680000000000u, 2}, /* ich */
+    {0x6966000000000000u, 4}, /* if */
+    {0x69686e656e000000u, 2}, /* ihnen */
+    {0x6968720000000000u, 2}, /* ihr */
+    {0x696b6b6500000000u, 1}, /* ikke */
+    {0x6973000000000000u, 4}, /* is */
+    {0x6973740000000000u, 2}, /* ist */
+    {0x6974000000000000u, 4}, /* it */
+    {0x6a65670000000000u, 1}, /* jeg */
+    {0x6a65720000000000u, 1}, /* jer */
+    {0x6a65726573000000u, 1}, /* jeres */
+    {0x6a75737400000000u, 4}, /* just */
+    {0x6b616e0000000000u, 1}, /* kan */
+    {0x6b616e6e00000000u, 2}, /* kann */
+    {0x6b6e6f7700000000u, 4}, /* know */
+    {0x6b756e6e65000000u, 1}, /* kunne */
+    {0x6bc3a67265000000u, 1}, /* kære */
+    {0x6bc3b66e6e656e00u, 2}, /* können */
+    {0x6c65740000000000u, 4}, /* let */
+    {0x6c69656265000000u, 2}, /* liebe */
+    {0x6c69656265720000u, 2}, /* lieber */
+    {0x6c69676500000000u, 1}, /* lige */
+    {0x6d65000000000000u, 4}, /* me */
+    {0x6d65640000000000u, 1}, /* med */
+    {0x6d65676574000000u, 1}, /* meget */
+    {0x6d69670000000000u, 1}, /* mig */
+    {0x6d69720000000000u, 2}, /* mir */
+    {0x6d69740000000000u, 2}, /* mit */
+    {0x6d6f7267656e0000u, 2}, /* morgen */
+    {0x6d76680000000000u, 1}, /* mvh */
+    {0x6d79000000000000u, 4}, /* my */
+    {0x6dc3b86465740000u, 1}, /* mødet */
+    {0x6e69636874000000u, 2}, /* nicht */
+    {0x6e6f636800000000u, 2}, /* noch */
+    {0x6e6f676574000000u, 1}, /* noget */
+    {0x6e6f740000000000u, 4}, /* not */
+    {0x6e75000000000000u, 1}, /* nu */
+    {0x6e75720000000000u, 2}, /* nur */
+    {0x6f66000000000000u, 4}, /* of */
+    {0x6f67000000000000u, 1}, /* og */
+    {0x6f6773c3a5000000u, 1}, /* også */
+    {0x6f6e000000000000u, 4}, /* on */
+    {0x6f73000000000000u, 1}, /* os */
+    {0x6f75720000000000u, 4}, /* our */
+    {0x706c656173650000u, 4}, /* please */
+    {0x70c3a50000000000u, 1}, /* på */
+    {0x7265676172647300u, 4}, /* regards */
+    {0x7363686f6e000000u, 2}, /* schon */
+    {0x7365687200000000u, 2}, /* sehr */
+    {0x7368650000000000u, 4}, /* she */
+    {0x73686f756c640000u, 4}, /* should */
+    {0x7369650000000000u, 2}, /* sie */
+    {0x73696e6400000000u, 2}, /* sind */
+    {0x736b616c00000000u, 1}, /* skal */
+    {0x736b756c6c650000u, 1}, /* skulle */
+    {0x73c3a50000000000u, 1}, /* så */
+    {0x74616b0000000000u, 1}, /* tak */
+    {0x7468616e6b000000u, 4}, /* thank */
+    {0x7468616e6b730000u, 4}, /* thanks */
+    {0x7468617400000000u, 4}, /* that */
+    {0x7468650000000000u, 4}, /* the */
+    {0x7468657265000000u, 4}, /* there */
+    {0x7468657900000000u, 4}, /* they */
+    {0x7468697300000000u, 4}, /* this */
+    {0x74696c0000000000u, 1}, /* til */
+    {0x746f000000000000u, 4}, /* to */
+    {0x7564000000000000u, 1}, /* ud */
+    {0x756e640000000000u, 2}, /* und */
+    {0x756e730000000000u, 2}, /* uns */
+    {0x76656e6c69670000u, 1}, /* venlig */
+    {0x7669000000000000u, 1}, /* vi */
+    {0x7669656c65000000u, 2}, /* viele */
+    {0x76696c0000000000u, 1}, /* vil */
+    {0x766f6e0000000000u, 2}, /* von */
+    {0x766f726573000000u, 1}, /* vores */
+    {0x76c3a67265000000u, 1}, /* være */
+    {0x7761730000000000u, 4}, /* was */
+    {0x7765000000000000u, 4}, /* we */
+    {0x77656e6e00000000u, 2}, /* wenn */
+    {0x77657264656e0000u, 2}, /* werden */
+    {0x7768617400000000u, 4}, /* what */
+    {0x77696c6c00000000u, 4}, /* will */
+    {0x7769720000000000u, 2}, /* wir */
+    {0x7769726400000000u, 2}, /* wird */
+    {0x7769746800000000u, 4}, /* with */
+    {0x776f756c64000000u, 4}, /* would */
+    {0x796f750000000000u, 4}, /* you */
+    {0x796f757200000000u, 4}, /* your */
+    {0x7a75000000000000u, 2}, /* zu */
 };
 
 /* The 8 bytes as a big-endian number: numeric order is the table's byte order. */
@@ -78,7 +195,7 @@ static unsigned word_langs(const char word[8])
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		uint64_t k = word_key(function_words[mid].w);
+		uint64_t k = function_words[mid].key;
 
 		if (k == key)
 			return function_words[mid].langs;
@@ -365,10 +482,13 @@ static char *fold(char *out, const char *t)
 		}
 		run = t++;
 		for (;;) {
-			t += strcspn(t, " \t\r\n\xC2"); /* vectorised in glibc */
-			if (*t != (char)0xC2 || (unsigned char)t[1] == 0xA0)
+			/* Every blank is <= 0x20; 0xC2 may start a no-break space. */
+			while ((unsigned char)*t > 0x20 && (unsigned char)*t != 0xC2)
+				t++;
+			if (*t == '\0' || *t == ' ' || *t == '\t' || *t == '\r' || *t == '\n' ||
+			    ((unsigned char)*t == 0xC2 && (unsigned char)t[1] == 0xA0))
 				break;
-			t++; /* 0xC2 leading something else: part of the run */
+			t++; /* another control character, or 0xC2 leading something else */
 		}
 		/* *t is NUL or starts a blank. */
 		memcpy(out, run, (size_t)(t - run));
