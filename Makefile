@@ -121,8 +121,8 @@ eval: deps all
 
 # Classification first (decoded text of the labelled fixtures and, when present, the shared
 # corpus's real mail), then the import benchmark against mbsync.
-BENCH_MAIL = tests/fixtures/labeled/messages/*.eml $(wildcard $(CORPUS)/labeled/messages/*.eml) \
-	$(wildcard $(CORPUS)/enron/messages/*.eml)
+BENCH_MAIL = tests/fixtures/labeled/messages $(wildcard $(CORPUS)/labeled/messages) \
+	$(wildcard $(CORPUS)/enron/messages)
 
 bench: deps all $(CLASSIFY_BENCH)
 	@echo "classification benchmark"

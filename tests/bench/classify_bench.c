@@ -1,9 +1,10 @@
 /*
  * classify_bench — classification throughput on decoded text, one core.
  *
- *   classify_bench RULES_DIR [SECONDS] FILE...
+ *   classify_bench RULES_DIR [SECONDS] FILE-OR-DIRECTORY...
  *
- * Parses every FILE (RFC 822; unparseable ones are skipped) once, then runs the full
+ * Parses every FILE (RFC 822; unparseable ones are skipped; a directory means the files in
+ * it) once, then runs the full
  * shipped rule set over the decoded body text of all of them (quotes included: the
  * larger, harder input) again and again for SECONDS (default 3) per configuration:
  *   rules_match with the prefilter, rules_match with PCRE2 alone, and classify_message
@@ -11,6 +12,7 @@
  * Prints MB/s per configuration and a PASS/FAIL line against the 100 MB/s target.
  * Built by `make bench`; measured, not a test.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,28 @@ static char *slurp(const char *path, size_t *len)
 	return b.len ? strbuf_detach(&b, NULL) : NULL;
 }
 
+/* Parses path and appends its decoded body to texts; false when it is not a message. */
+static bool add_text(const char *path, struct text *texts, size_t *n, size_t *total)
+{
+	struct message_limits lim = MESSAGE_LIMITS_DEFAULT;
+	struct message *m = NULL;
+	size_t len = 0;
+	char err[256], *raw = slurp(path, &len);
+	bool ok = false;
+
+	if (raw && message_parse(raw, len, &lim, &m, err, sizeof(err)) == 0 && m->body[0]) {
+		texts[*n].subject = xstrdup(m->subject);
+		texts[*n].body = xstrdup(m->body);
+		texts[*n].len = strlen(m->body);
+		*total += texts[*n].len;
+		(*n)++;
+		ok = true;
+	}
+	free(raw);
+	message_free(&m);
+	return ok;
+}
+
 /* Runs fn over all texts until budget seconds have passed; returns MB/s. */
 static double measure(struct rules *r, const struct text *t, size_t n, double budget, bool full,
                       unsigned long long *hits)
@@ -87,7 +111,6 @@ static double measure(struct rules *r, const struct text *t, size_t n, double bu
 
 int main(int argc, char **argv)
 {
-	struct message_limits lim = MESSAGE_LIMITS_DEFAULT;
 	struct strbuf errors = STRBUF_INIT;
 	struct rules *r = NULL;
 	struct text *texts = NULL;
@@ -109,21 +132,26 @@ int main(int argc, char **argv)
 		fputs(errors.data ? errors.data : "cannot load rules\n", stderr);
 		return 1;
 	}
-	texts = xcalloc((size_t)argc, sizeof(*texts));
 	for (int i = first; i < argc; i++) {
-		struct message *m = NULL;
-		size_t len = 0;
-		char err[256], *raw = slurp(argv[i], &len);
+		DIR *d = opendir(argv[i]);
+		struct dirent *de;
 
-		if (raw && message_parse(raw, len, &lim, &m, err, sizeof(err)) == 0 && m->body[0]) {
-			texts[n].subject = xstrdup(m->subject);
-			texts[n].body = xstrdup(m->body);
-			texts[n].len = strlen(m->body);
-			total += texts[n].len;
-			n++;
+		if (!d) {
+			texts = xreallocarray(texts, n + 1, sizeof(*texts));
+			add_text(argv[i], texts, &n, &total);
+			continue;
 		}
-		free(raw);
-		message_free(&m);
+		while ((de = readdir(d))) {
+			char *path;
+
+			if (de->d_name[0] == '.')
+				continue;
+			path = xasprintf("%s/%s", argv[i], de->d_name);
+			texts = xreallocarray(texts, n + 1, sizeof(*texts));
+			add_text(path, texts, &n, &total);
+			free(path);
+		}
+		closedir(d);
 	}
 	if (n == 0) {
 		fprintf(stderr, "classify_bench: no parseable messages\n");
