@@ -35,6 +35,37 @@ void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h
 	};
 }
 
+/*
+ * The directory for cached prefilters: systemd's CacheDirectory= ($CACHE_DIRECTORY), else
+ * $XDG_CACHE_HOME/redflagd, else ~/.cache/redflagd; created 0700. NULL when none works.
+ */
+static char *cache_dir(void)
+{
+	const char *sd = getenv("CACHE_DIRECTORY"), *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	char *dir, *parent = NULL;
+
+	if (sd && sd[0] == '/') {
+		/* Several directories are separated by ':'; the first is ours. */
+		dir = xstrndup(sd, strcspn(sd, ":"));
+	} else if (xdg && xdg[0] == '/') {
+		dir = xasprintf("%s/redflagd", xdg);
+	} else if (home && home[0] == '/') {
+		parent = xasprintf("%s/.cache", home);
+		(void)mkdir(parent, 0700);
+		dir = xasprintf("%s/redflagd", parent);
+	} else {
+		return NULL;
+	}
+	free(parent);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_debug("no prefilter cache: %s: %s", dir, strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 struct rules *daemon_load_rules(const char *dir, const char *signals)
 {
 	struct strbuf errors = STRBUF_INIT;
@@ -42,9 +73,14 @@ struct rules *daemon_load_rules(const char *dir, const char *signals)
 
 	if (rules_load(dir, signals, &r, &errors) < 0)
 		fputs(errors.data ? errors.data : "cannot load rules\n", stderr);
-	else
-		log_debug("rules: %zu rules, %zu patterns from %s, prefilter %s", rules_count(r),
-		          rules_pattern_count(r), dir, rules_prefilter_active(r) ? "on" : "off");
+	else {
+		char *cache = cache_dir();
+
+		rules_set_cache_dir(r, cache);
+		free(cache);
+		log_debug("rules: %zu rules, %zu patterns from %s", rules_count(r),
+		          rules_pattern_count(r), dir);
+	}
 	strbuf_release(&errors);
 	return r;
 }

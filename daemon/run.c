@@ -163,6 +163,12 @@ static int runtime_open(struct runtime *rt, const struct options *opt)
 	rt->rules = daemon_load_rules(rt->cfg->rules, rt->cfg->signals);
 	if (rt->rules == NULL)
 		return -1;
+	/*
+	 * Build the prefilter now, while the process is small: compiling it needs several MB
+	 * of scratch memory for a moment, and the import's own memory comes on top later.
+	 */
+	if (!rules_prefilter_build(rt->rules))
+		log_notice("rules: no prefilter on this machine; PCRE2 runs every pattern");
 	daemon_calendar_hours(rt->cfg, &rt->hours);
 	return 0;
 }

@@ -8,9 +8,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hs.h>
 #include <libconfig.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,8 +46,9 @@
  * files and a sync with little new mail never pay for it, and an import does almost at once.
  */
 #define PREFILTER_AFTER (2u << 20)
-#define OCC_MAX         16 /* prefilter match ends kept per pattern and text */
-#define LOOK_MARGIN     8  /* bytes past a window for \b's look at the next character */
+#define PREFILTER_CHUNK 160 /* patterns per prefilter database */
+#define OCC_MAX         16  /* prefilter match ends kept per pattern and text */
+#define LOOK_MARGIN     8   /* bytes past a window for \b's look at the next character */
 
 #define NO_RULE   ((size_t)-1)
 #define UNBOUNDED ((size_t)-1)
@@ -107,8 +110,11 @@ struct rules {
 	pcre2_jit_stack *jit_stack;
 	pcre2_match_data *md;
 
-	hs_database_t *hs_db;
+	hs_database_t **hs_db; /* n_hs databases (NULL entries: nothing compiled in that chunk) */
+	size_t n_hs;
+	bool hs_built;
 	hs_scratch_t *hs_scratch;
+	char *cache_dir;      /* where compiled prefilters are kept; NULL: nowhere */
 	bool prefilter_on;    /* use the database (built or to be built) */
 	bool prefilter_tried; /* build_prefilter() ran */
 	size_t hs_rejected;   /* patterns the engine would not take (always run instead) */
@@ -945,25 +951,35 @@ static char *prefilter_form(const char *src)
  * engine rejects (it supports most of PCRE, not all of it) is left out and always run by
  * PCRE2 instead; the loop removes one rejected pattern per round, so it ends.
  */
-static void build_prefilter(struct rules *r)
+static void prefilter_free(struct rules *r)
 {
-	const char **exprs = NULL;
-	char **forms = NULL;
-	unsigned *flags = NULL, *ids = NULL;
+	for (size_t c = 0; c < r->n_hs; c++)
+		hs_free_database(r->hs_db[c]);
+	free(r->hs_db);
+	r->hs_db = NULL;
+	r->n_hs = 0;
+	hs_free_scratch(r->hs_scratch);
+	r->hs_scratch = NULL;
+	r->hs_built = false;
+}
+
+/*
+ * Compiles patterns [from, to) (those not marked no_hs) into one database; a pattern the
+ * engine rejects is marked no_hs (always run by PCRE2) and the rest compiled again, so the
+ * loop ends. NULL when nothing compiles.
+ */
+static hs_database_t *compile_chunk(struct rules *r, char **forms, size_t from, size_t to)
+{
+	size_t cap = to - from;
+	const char **exprs = xcalloc(cap + 1, sizeof(*exprs));
+	unsigned *flags = xcalloc(cap + 1, sizeof(*flags)), *ids = xcalloc(cap + 1, sizeof(*ids));
+	hs_database_t *db = NULL;
 	hs_compile_error_t *err = NULL;
 
-	if (r->n_patterns == 0 || hs_valid_platform() != HS_SUCCESS)
-		return;
-	exprs = xcalloc(r->n_patterns, sizeof(*exprs));
-	forms = xcalloc(r->n_patterns, sizeof(*forms));
-	for (size_t i = 0; i < r->n_patterns; i++)
-		forms[i] = prefilter_form(r->patterns[i].src);
-	flags = xcalloc(r->n_patterns, sizeof(*flags));
-	ids = xcalloc(r->n_patterns, sizeof(*ids));
-	for (size_t round = 0; round <= r->n_patterns; round++) {
+	for (size_t round = 0; round <= cap; round++) {
 		unsigned n = 0;
 
-		for (size_t i = 0; i < r->n_patterns; i++) {
+		for (size_t i = from; i < to; i++) {
 			if (r->patterns[i].no_hs)
 				continue;
 			exprs[n] = forms[i];
@@ -975,32 +991,182 @@ static void build_prefilter(struct rules *r)
 		}
 		if (n == 0)
 			break;
-		if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &r->hs_db, &err) ==
+		if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &db, &err) ==
 		    HS_SUCCESS)
 			break;
+		db = NULL;
 		if (!err || err->expression < 0 || (unsigned)err->expression >= n) {
 			hs_free_compile_error(err);
-			r->hs_db = NULL;
 			break;
 		}
 		r->patterns[ids[err->expression]].no_hs = true;
 		r->hs_rejected++;
 		hs_free_compile_error(err);
 		err = NULL;
-		r->hs_db = NULL;
 	}
-	if (r->hs_db && hs_alloc_scratch(r->hs_db, &r->hs_scratch) != HS_SUCCESS) {
-		hs_free_database(r->hs_db);
-		r->hs_db = NULL;
-	}
-	r->prefilter_tried = true;
-	r->prefilter_on = r->hs_db != NULL;
-	for (size_t i = 0; i < r->n_patterns; i++)
-		free(forms[i]);
-	free(forms);
 	free(exprs);
 	free(flags);
 	free(ids);
+	return db;
+}
+
+/*
+ * Builds the prefilter: the patterns in chunks of PREFILTER_CHUNK, one database each.
+ * Compiling all of them at once needs ~12 MB of scratch memory for the shipped packs (and
+ * grows faster than the pattern count); chunks of 100 need ~2 MB each, one after the other,
+ * which keeps the daemon's peak memory within its budget. Scanning a text costs one pass
+ * per chunk, each cheaper than the single pass.
+ */
+/* The cache file's name: a hash of everything that shapes the databases. */
+static char *cache_path(const struct rules *r, char *const *forms)
+{
+	uint64_t h = hash_fnv1a64(hs_version(), strlen(hs_version()), 0);
+	unsigned chunk = PREFILTER_CHUNK;
+
+	h = hash_fnv1a64(&chunk, sizeof(chunk), h);
+	for (size_t i = 0; i < r->n_patterns; i++) {
+		unsigned char take = !r->patterns[i].no_hs;
+
+		h = hash_fnv1a64(&take, 1, h);
+		h = hash_fnv1a64(forms[i], strlen(forms[i]) + 1, h);
+	}
+	return xasprintf("%s/prefilter-%016llx.hsdb", r->cache_dir, (unsigned long long)h);
+}
+
+/*
+ * Reads databases serialised by cache_store: "n" then per database its length and bytes.
+ * Vectorscan checks each one (version, platform, checksum); any doubt means compiling.
+ */
+static bool cache_load(struct rules *r, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	uint32_t n;
+	bool ok = false;
+
+	if (!f)
+		return false;
+	if (fread(&n, sizeof(n), 1, f) != 1 || n == 0 || n > r->n_patterns + 1)
+		goto out;
+	r->hs_db = xcalloc(n, sizeof(*r->hs_db));
+	for (r->n_hs = 0; r->n_hs < n; r->n_hs++) {
+		uint64_t len;
+		char *buf;
+		hs_database_t *db = NULL;
+
+		if (fread(&len, sizeof(len), 1, f) != 1 || len > (64u << 20))
+			goto out;
+		if (len == 0)
+			continue; /* a chunk that compiled to nothing */
+		buf = xmalloc((size_t)len);
+		if (fread(buf, 1, (size_t)len, f) != len ||
+		    hs_deserialize_database(buf, (size_t)len, &db) != HS_SUCCESS) {
+			free(buf);
+			goto out;
+		}
+		free(buf);
+		r->hs_db[r->n_hs] = db;
+		if (hs_alloc_scratch(db, &r->hs_scratch) != HS_SUCCESS)
+			goto out;
+	}
+	ok = fgetc(f) == EOF;
+out:
+	fclose(f);
+	if (!ok)
+		prefilter_free(r);
+	return ok;
+}
+
+/* Writes the databases for the next start (best effort: a failure only costs time). */
+static void cache_store(const struct rules *r, const char *path)
+{
+	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+	uint32_t n = (uint32_t)r->n_hs;
+	bool ok = f && fwrite(&n, sizeof(n), 1, f) == 1;
+
+	for (size_t c = 0; ok && c < r->n_hs; c++) {
+		char *bytes = NULL;
+		size_t len = 0;
+		uint64_t len64;
+
+		if (r->hs_db[c] && hs_serialize_database(r->hs_db[c], &bytes, &len) != HS_SUCCESS)
+			ok = false;
+		len64 = len;
+		ok = ok && fwrite(&len64, sizeof(len64), 1, f) == 1 &&
+		     (len == 0 || fwrite(bytes, 1, len, f) == len);
+		free(bytes);
+	}
+	if (f) {
+		ok = fclose(f) == 0 && ok;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	if (!ok || rename(tmp, path) != 0)
+		unlink(tmp);
+	free(tmp);
+}
+
+/*
+ * Builds the prefilter: the patterns in chunks of PREFILTER_CHUNK, one database each.
+ * Compiling needs several MB of scratch memory for a moment (more than linearly in the
+ * pattern count) and about a second, so the result is kept in the cache directory, named
+ * by a hash of the patterns: the next start reads it in milliseconds and compiles nothing.
+ * Scanning a text costs one pass per chunk.
+ */
+static void build_prefilter(struct rules *r)
+{
+	char **forms = NULL, *path = NULL;
+	bool ok = true;
+
+	r->prefilter_tried = true;
+	if (r->n_patterns == 0 || hs_valid_platform() != HS_SUCCESS)
+		return;
+	forms = xcalloc(r->n_patterns, sizeof(*forms));
+	for (size_t i = 0; i < r->n_patterns; i++)
+		forms[i] = prefilter_form(r->patterns[i].src);
+	if (r->cache_dir) {
+		path = cache_path(r, forms);
+		if (cache_load(r, path)) {
+			r->hs_built = true;
+			goto out;
+		}
+	}
+	r->hs_db = xcalloc(r->n_patterns / PREFILTER_CHUNK + 1, sizeof(*r->hs_db));
+	for (size_t from = 0; from < r->n_patterns;) {
+		size_t to = from, taken = 0;
+		hs_database_t *db;
+
+		/* Chunks of PREFILTER_CHUNK patterns the prefilter takes (others are skipped). */
+		while (to < r->n_patterns && taken < PREFILTER_CHUNK)
+			taken += !r->patterns[to++].no_hs;
+		db = compile_chunk(r, forms, from, to);
+		r->hs_db[r->n_hs++] = db;
+		/* One scratch serves every database: it grows to fit the largest. */
+		if (db && hs_alloc_scratch(db, &r->hs_scratch) != HS_SUCCESS)
+			ok = false;
+		from = to;
+	}
+	if (!ok) {
+		prefilter_free(r);
+		goto out;
+	}
+	r->hs_built = true;
+	if (path)
+		cache_store(r, path);
+	/* The compiler's scratch memory is free now; give it back rather than keep it. */
+	malloc_trim(0);
+out:
+	for (size_t i = 0; i < r->n_patterns; i++)
+		free(forms[i]);
+	free(forms);
+	free(path);
+}
+
+void rules_set_cache_dir(struct rules *r, const char *dir)
+{
+	free(r->cache_dir);
+	r->cache_dir = dir ? xstrdup(dir) : NULL;
 }
 
 int rules_load(const char *dir, const char *signals_path, struct rules **out, struct strbuf *errors)
@@ -1096,8 +1262,8 @@ void rules_free(struct rules **rp)
 	pcre2_match_data_free(r->md);
 	pcre2_jit_stack_free(r->jit_stack);
 	pcre2_match_context_free(r->mctx);
-	hs_free_scratch(r->hs_scratch);
-	hs_free_database(r->hs_db);
+	prefilter_free(r);
+	free(r->cache_dir);
 	free(r->cand);
 	free(r->occ);
 	free(r->occ_n);
@@ -1118,14 +1284,14 @@ size_t rules_pattern_count(const struct rules *r)
 
 bool rules_prefilter_active(const struct rules *r)
 {
-	return r->prefilter_on && r->hs_db;
+	return r->prefilter_on && r->hs_built;
 }
 
 bool rules_prefilter_build(struct rules *r)
 {
 	if (!r->prefilter_tried)
 		build_prefilter(r);
-	return r->hs_db != NULL;
+	return r->hs_built;
 }
 
 size_t rules_prefilter_rejected(const struct rules *r)
@@ -1409,15 +1575,18 @@ size_t rules_match(struct rules *r, const struct rules_input *in, struct rules_h
 	r->bytes_seen += in->len;
 	if (r->prefilter_on && !r->prefilter_tried && r->bytes_seen > PREFILTER_AFTER)
 		build_prefilter(r);
-	if (r->prefilter_on && r->hs_db) {
+	if (r->prefilter_on && r->hs_built) {
 		memset(r->cand, 0, r->n_patterns);
 		memset(r->occ_n, 0, r->n_patterns);
 		for (size_t i = 0; i < r->n_patterns; i++)
 			if (r->patterns[i].no_hs)
 				r->cand[i] = 1;
-		if (hs_scan(r->hs_db, in->text, (unsigned)in->len, 0, r->hs_scratch, on_hs_match,
-		            r) != HS_SUCCESS)
-			all_candidates(r); /* be safe: run everything */
+		for (size_t c = 0; c < r->n_hs; c++)
+			if (r->hs_db[c] && hs_scan(r->hs_db[c], in->text, (unsigned)in->len, 0,
+			                           r->hs_scratch, on_hs_match, r) != HS_SUCCESS) {
+				all_candidates(r); /* be safe: run everything */
+				break;
+			}
 	} else {
 		all_candidates(r);
 	}
