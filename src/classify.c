@@ -646,6 +646,7 @@ int classify_old_rate(const char *rate_since, unsigned months, int64_t now, char
 	age = (long)(tm.tm_year + 1900 - y) * 12 + (tm.tm_mon + 1 - m) - (tm.tm_mday < d ? 1 : 0);
 	if (age < 0)
 		age = 0;
-	snprintf(evidence, len, "rate since %s (%ld months)", rate_since, age);
+	snprintf(evidence, len, "rate since %s (%ld month%s)", rate_since, age,
+	         age == 1 ? "" : "s");
 	return age >= (long)months ? 1 : 0;
 }

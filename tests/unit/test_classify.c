@@ -779,10 +779,10 @@ static void test_old_rate(void **state)
 	    {"2024-01-01", 34, utc(2026, 11, 2, 12, 0), 1, "rate since 2024-01-01 (34 months)"},
 	    /* Month ends: a whole month needs the same day of the month again. */
 	    {"2024-01-31", 1, utc(2024, 2, 29, 12, 0), 0, "rate since 2024-01-31 (0 months)"},
-	    {"2024-01-31", 1, utc(2024, 3, 1, 0, 0), 1, "rate since 2024-01-31 (1 months)"},
+	    {"2024-01-31", 1, utc(2024, 3, 1, 0, 0), 1, "rate since 2024-01-31 (1 month)"},
 	    {"2024-02-29", 12, utc(2025, 2, 28, 12, 0), 0, "rate since 2024-02-29 (11 months)"},
 	    {"2024-02-29", 12, utc(2025, 3, 1, 0, 0), 1, "rate since 2024-02-29 (12 months)"},
-	    {"2023-12-31", 1, utc(2024, 1, 31, 0, 0), 1, "rate since 2023-12-31 (1 months)"},
+	    {"2023-12-31", 1, utc(2024, 1, 31, 0, 0), 1, "rate since 2023-12-31 (1 month)"},
 	    {"2023-12-31", 1, utc(2024, 1, 30, 23, 59), 0, "rate since 2023-12-31 (0 months)"},
 	    /* Today, and a date in the future. */
 	    {"2025-06-15", 0, utc(2025, 6, 15, 12, 0), 1, "rate since 2025-06-15 (0 months)"},
