@@ -85,15 +85,6 @@ struct rules *daemon_load_rules(const char *dir, const char *signals)
 	return r;
 }
 
-enum rules_dir daemon_rules_dir(const struct clients_match *who)
-{
-	if (!who)
-		return RULES_DIR_UNKNOWN;
-	return who->dir == RF_DIR_IN    ? RULES_DIR_IN
-	       : who->dir == RF_DIR_OUT ? RULES_DIR_OUT
-	                                : RULES_DIR_UNKNOWN;
-}
-
 /* Reads a whole file, at most CLASSIFY_MAX_FILE bytes; -errno or -E2BIG. */
 static int slurp(const char *path, char **out, size_t *len)
 {
@@ -267,7 +258,8 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 		}
 		if (cl)
 			clients_resolve(cl, m, &who);
-		classify_input_from_message(m, daemon_rules_dir(cl ? &who : NULL), &in);
+		classify_input_from_message(m, cl ? classify_direction(who.dir) : RULES_DIR_UNKNOWN,
+		                            &in);
 		classify_message(r, hp, &in, &res);
 		print_result(argv[i], m, &res, json);
 		classify_result_release(&res);
@@ -409,7 +401,6 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 	struct classify_result res;
 	struct store_signal *v;
 	struct strbuf after = STRBUF_INIT;
-	struct clients_match who = {.dir = (enum rf_direction)row->direction};
 	/*
 	 * The author's text again from the stored body: improvements to the quote and
 	 * signature stripper reach old mail too, without fetching it again.
@@ -420,7 +411,7 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 	    .text = text,
 	    .flags = row->flags,
 	    .automated = clients_is_noreply(row->from_addr),
-	    .direction = daemon_rules_dir(&who),
+	    .direction = classify_direction((enum rf_direction)row->direction),
 	    .date = row->date,
 	};
 	int r = 0;

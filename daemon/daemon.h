@@ -47,7 +47,4 @@ void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h
  */
 struct rules *daemon_load_rules(const char *dir, const char *signals);
 
-/* The rules' direction for a resolved message; NULL (no config) is unknown: every rule runs. */
-enum rules_dir daemon_rules_dir(const struct clients_match *who);
-
 #endif

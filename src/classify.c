@@ -588,6 +588,13 @@ void classify_message(struct rules *r, const struct calendar_hours *hours,
 		time_signal(r, hours, in, out);
 }
 
+enum rules_dir classify_direction(enum rf_direction dir)
+{
+	return dir == RF_DIR_IN    ? RULES_DIR_IN
+	       : dir == RF_DIR_OUT ? RULES_DIR_OUT
+	                           : RULES_DIR_UNKNOWN;
+}
+
 void classify_input_from_message(const struct message *m, enum rules_dir direction,
                                  struct classify_input *in)
 {

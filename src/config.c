@@ -8,6 +8,8 @@
  */
 #include "redflag/config.h"
 
+#include "redflag/calendar.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,6 @@
 #define REDFLAGD_DATADIR "/usr/local/share/redflagd"
 #endif
 
-#define ZONEINFO_DIR      "/usr/share/zoneinfo"
 #define CONFIG_MAX_BYTES  (1024 * 1024) /* a config file larger than this is a mistake */
 #define SECRET_MAX_BYTES  4096
 #define LIST_MAX_ELEMENTS 10000
@@ -144,30 +145,9 @@ static int check_match(const struct key *k, void *base, char *v, char *msg, size
 
 static int check_tz(const struct key *k, void *base, char *v, char *msg, size_t msglen)
 {
-	char path[PATH_MAX];
-	char magic[4];
-	struct stat st;
-	int fd = -1, ok = 0;
-
 	(void)k;
 	(void)base;
-	/* The name becomes a path: keep it inside the zoneinfo directory. */
-	if (v[0] == '/' || strstr(v, "..") != NULL ||
-	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	              "abcdefghijklmnopqrstuvwxyz"
-	              "0123456789/_+-") != strlen(v))
-		goto out;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ZONEINFO_DIR, v) >= sizeof(path))
-		goto out;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		goto out;
-	ok = read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
-	     memcmp(magic, "TZif", 4) == 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ok)
+	if (calendar_tz_check(v) == 0)
 		return 0;
 	snprintf(msg, msglen, "unknown time zone \"%s\" (expected a name like \"Europe/Berlin\")",
 	         v);

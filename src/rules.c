@@ -388,6 +388,32 @@ static size_t bounded_add(size_t a, size_t b)
 	return a == UNBOUNDED || b == UNBOUNDED ? UNBOUNDED : a + b;
 }
 
+/* Skips the class "[...]" at *pp; false when it is not terminated. */
+static bool skip_class_text(const char **pp)
+{
+	const char *p = *pp + 1;
+
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (p[0] == '[' && p[1] == ':') {
+			const char *e = strstr(p, ":]");
+
+			if (!e)
+				return false;
+			p = e + 2;
+			continue;
+		}
+		p += *p == '\\' && p[1] ? 2 : 1;
+	}
+	if (*p != ']')
+		return false;
+	*pp = p + 1;
+	return true;
+}
+
 /* One atom (without its quantifier); UNBOUNDED when unknown. */
 static size_t atom_max_len(const char **pp, int depth)
 {
@@ -409,25 +435,8 @@ static size_t atom_max_len(const char **pp, int depth)
 			while (*p && *p++ != '}')
 				;
 	} else if (*p == '[') {
-		p++;
-		if (*p == '^')
-			p++;
-		if (*p == ']')
-			p++;
-		while (*p && *p != ']') {
-			if (*p == '[' && p[1] == ':') {
-				const char *e = strstr(p, ":]");
-
-				if (!e)
-					return UNBOUNDED;
-				p = e + 2;
-				continue;
-			}
-			p += *p == '\\' && p[1] ? 2 : 1;
-		}
-		if (*p != ']')
+		if (!skip_class_text(&p))
 			return UNBOUNDED;
-		p++;
 	} else if (*p == '(') {
 		bool look = false;
 
@@ -818,31 +827,6 @@ static int list_packs(const char *dir, char ***out, size_t *n)
  * of non-ASCII letters does not need UCP. Inside a character class nothing is rewritten. Returns a
  * new string.
  */
-/* Skips the class "[...]" at *pp; false when it is not terminated. */
-static bool skip_class_text(const char **pp)
-{
-	const char *p = *pp + 1;
-
-	if (*p == '^')
-		p++;
-	if (*p == ']')
-		p++;
-	while (*p && *p != ']') {
-		if (p[0] == '[' && p[1] == ':') {
-			const char *e = strstr(p, ":]");
-
-			if (!e)
-				return false;
-			p = e + 2;
-			continue;
-		}
-		p += *p == '\\' && p[1] ? 2 : 1;
-	}
-	if (*p != ']')
-		return false;
-	*pp = p + 1;
-	return true;
-}
 
 /*
  * Whether the class at p means more with Unicode properties than without: it holds \w \d

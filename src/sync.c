@@ -79,11 +79,7 @@ static int store_classified(struct sync_ctx *ctx, const struct message *msg,
 	size_t n = 0;
 	int r;
 
-	classify_input_from_message(msg,
-	                            who->dir == RF_DIR_IN    ? RULES_DIR_IN
-	                            : who->dir == RF_DIR_OUT ? RULES_DIR_OUT
-	                                                     : RULES_DIR_UNKNOWN,
-	                            &in);
+	classify_input_from_message(msg, classify_direction(who->dir), &in);
 	classify_message(ctx->rules, ctx->hours, &in, &res);
 	for (size_t i = 0; i < res.n && n < ARRAY_SIZE(v); i++)
 		v[n++] = (struct store_signal){res.v[i].signal, res.v[i].rule, res.v[i].weight,

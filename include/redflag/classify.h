@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "redflag/calendar.h"
+#include "redflag/clients.h"
 #include "redflag/message.h"
 #include "redflag/rules.h"
 
@@ -53,6 +54,9 @@ struct classify_result {
  */
 void classify_message(struct rules *r, const struct calendar_hours *hours,
                       const struct classify_input *in, struct classify_result *out);
+
+/* The rules' direction for a resolved one (RF_DIR_NONE: unknown, every rule runs). */
+enum rules_dir classify_direction(enum rf_direction dir);
 
 /*
  * Fills in from a parsed message (borrowed: in points into m) and the direction the
