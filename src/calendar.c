@@ -208,6 +208,38 @@ static void use_zone(const char *tz)
 	}
 }
 
+int64_t calendar_to_utc(const char *tz, int year, int month, int day, int hour, int minute)
+{
+	struct tm tm = {.tm_year = year - 1900,
+	                .tm_mon = month - 1,
+	                .tm_mday = day,
+	                .tm_hour = hour,
+	                .tm_min = minute,
+	                .tm_isdst = -1};
+	time_t t;
+
+	use_zone(tz);
+	/* mktime() normalises out-of-range fields (day 32 → the 1st of the next month). */
+	t = mktime(&tm);
+	return (int64_t)t;
+}
+
+int calendar_local_date(const char *tz, int64_t utc, int *year, int *month, int *day)
+{
+	time_t t = (time_t)utc;
+	struct tm tm;
+
+	if ((int64_t)t != utc)
+		return -ERANGE;
+	use_zone(tz);
+	if (localtime_r(&t, &tm) == NULL)
+		return -ERANGE;
+	*year = tm.tm_year + 1900;
+	*month = tm.tm_mon + 1;
+	*day = tm.tm_mday;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- working time */
 
 static bool is_extra(const struct calendar_hours *h, int year, int month, int day)

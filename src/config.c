@@ -450,7 +450,9 @@ static const struct key smtp_keys[] = {
     {"password_env", K_STR, STR(struct rf_smtp, secret.password_env)},
     {"ca_file", K_PATH, STR(struct rf_smtp, ca_file)},
     {"from", K_STR, STR(struct rf_smtp, from), .required = true, .check = check_addr},
-    {"timeout", K_UINT, STR(struct rf_smtp, timeout), .def_int = 60, .min = 5, .max = 600},
+    {"timeout", K_UINT, STR(struct rf_smtp, timeout), .def_int = 60, .min = 1, .max = 600},
+    {"retries", K_UINT, STR(struct rf_smtp, retries), .def_int = 3, .min = 0, .max = 10},
+    {"retry_delay", K_UINT, STR(struct rf_smtp, retry_delay), .def_int = 30, .min = 1, .max = 3600},
     {.name = NULL},
 };
 
@@ -460,6 +462,22 @@ static const struct key digest_keys[] = {
     {"every", K_STR, STR(struct rf_digest, every), .def = "year", .check = check_every},
     {"at", K_STR, STR(struct rf_digest, at)},
     {"language", K_STR, STR(struct rf_digest, language), .check = check_lang},
+    {"max_bytes", K_UINT, STR(struct rf_digest, max_bytes), .def_int = 1048576, .min = 16384,
+     .max = 16777216},
+    {.name = NULL},
+};
+
+/* Verdict thresholds (shares and balances, 0..1); see score.h for the model. */
+static const struct key score_keys[] = {
+    {"act", K_DOUBLE, STR(struct rf_score, act), .def_dbl = 0.35, .min_dbl = 0.01, .max_dbl = 1},
+    {"release", K_DOUBLE, STR(struct rf_score, release), .def_dbl = 0.75, .min_dbl = 0.01,
+     .max_dbl = 1},
+    {"cherish", K_DOUBLE, STR(struct rf_score, cherish), .def_dbl = 0.30, .min_dbl = 0.01,
+     .max_dbl = 1},
+    {"cherish_red_max", K_DOUBLE, STR(struct rf_score, cherish_red_max), .def_dbl = 0.10,
+     .min_dbl = 0, .max_dbl = 1},
+    {"min_threads", K_UINT, STR(struct rf_score, min_threads), .def_int = 3, .min = 1, .max = 1000},
+    {"loyal_years", K_UINT, STR(struct rf_score, loyal_years), .def_int = 2, .min = 1, .max = 50},
     {.name = NULL},
 };
 
@@ -486,7 +504,7 @@ static const struct key onboarding_keys[] = {
 
 /* Groups and lists of groups at the top level, handled by config_load() itself. */
 static const char *const root_groups[] = {
-    "owner", "accounts", "smtp", "digest", "clients", "client_policy", "onboarding", NULL,
+    "owner", "accounts", "smtp", "digest", "clients", "client_policy", "onboarding", "score", NULL,
 };
 
 /* ---- generic walking ---- */
@@ -895,6 +913,11 @@ static void validate(struct loader *ld, struct rf_config *cfg, const config_sett
 		check_tls_scheme(ld, smtp, "smtp", cfg->smtp.url, cfg->smtp.tls, "smtps");
 	}
 
+	if (cfg->score.act >= cfg->score.release)
+		errf(ld, loc(config_setting_get_member(root, "score"), "act"),
+		     "score: act (%.2f) must be below release (%.2f)", cfg->score.act,
+		     cfg->score.release);
+
 	if (cfg->owner.name == NULL && cfg->owner.n_addresses > 0)
 		cfg->owner.name = xstrdup(cfg->owner.addresses[0]);
 	if (cfg->digest.to == NULL && cfg->owner.n_addresses > 0)
@@ -1082,6 +1105,7 @@ int config_load(const char *path, struct rf_config **out, struct strbuf *errors)
 	                                client_keys, sizeof(*cfg->clients), &cfg->n_clients);
 	parse_section(&ld, group(&ld, root, "client_policy"), policy_keys, NULL, cfg);
 	parse_section(&ld, group(&ld, root, "onboarding"), onboarding_keys, NULL, &cfg->onboarding);
+	parse_section(&ld, group(&ld, root, "score"), score_keys, NULL, &cfg->score);
 	validate(&ld, cfg, root);
 
 	r = ld.n_errors ? -EINVAL : 0;

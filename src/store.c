@@ -100,6 +100,18 @@ static const char *const migrations[] = {
     " sent_at INTEGER,"
     " UNIQUE(client_id, kind));"
     "PRAGMA user_version = 1;",
+    /*
+     * 1 → 2: the review digest. A digest row is written before the send (prepared_at) and
+     * again when the whole message has gone to the server (transmitted_at), so that after a
+     * crash between the server's 250 and our commit the period is recognised as possibly
+     * delivered and not sent twice. attempt counts forced re-sends (part of the Message-ID).
+     * Period scans select messages by date.
+     */
+    "ALTER TABLE digests ADD COLUMN prepared_at INTEGER;"
+    "ALTER TABLE digests ADD COLUMN transmitted_at INTEGER;"
+    "ALTER TABLE digests ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX messages_date ON messages(date);"
+    "PRAGMA user_version = 2;",
 };
 
 enum stmt_id {
@@ -124,6 +136,14 @@ enum stmt_id {
 	ST_MSG_ROW,
 	ST_MSG_BY_MSGID,
 	ST_MSG_IDS_AFTER,
+	ST_PERIOD_MSGS,
+	ST_PERIOD_SIGS,
+	ST_EVIDENCE,
+	ST_DIGEST_GET,
+	ST_DIGEST_PREPARE,
+	ST_DIGEST_TRANSMITTED,
+	ST_DIGEST_SENT,
+	ST_DIGEST_FAILED,
 	ST_COUNT
 };
 
@@ -191,6 +211,23 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MSG_BY_MSGID] = "SELECT " MSG_ROW_COLUMNS " WHERE m.message_id = ?1 ORDER BY m.id",
     [ST_MSG_IDS_AFTER] = "SELECT id FROM messages WHERE id > ?1 AND parse_error IS NULL"
                          " ORDER BY id LIMIT ?2",
+    [ST_PERIOD_MSGS] = "SELECT client_id, thread_id, direction FROM messages"
+                       " WHERE date >= ?1 AND date < ?2 AND client_id IS NOT NULL",
+    [ST_PERIOD_SIGS] = "SELECT s.id, m.client_id, m.thread_id, m.direction, m.date, s.signal,"
+                       " s.weight FROM messages m JOIN signals s ON s.message_id = m.id"
+                       " WHERE m.date >= ?1 AND m.date < ?2 AND m.client_id IS NOT NULL",
+    [ST_EVIDENCE] = "SELECT m.date, m.subject, s.excerpt FROM signals s"
+                    " JOIN messages m ON m.id = s.message_id WHERE s.id = ?1",
+    [ST_DIGEST_GET] = "SELECT message_id, attempt, prepared_at, transmitted_at, sent_at"
+                      " FROM digests WHERE period = ?1",
+    [ST_DIGEST_PREPARE] = "INSERT INTO digests(period, message_id, attempt, prepared_at)"
+                          " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(period) DO UPDATE SET"
+                          " message_id = excluded.message_id, attempt = excluded.attempt,"
+                          " prepared_at = excluded.prepared_at, transmitted_at = NULL,"
+                          " sent_at = NULL",
+    [ST_DIGEST_TRANSMITTED] = "UPDATE digests SET transmitted_at = ?2 WHERE period = ?1",
+    [ST_DIGEST_SENT] = "UPDATE digests SET sent_at = ?2 WHERE period = ?1",
+    [ST_DIGEST_FAILED] = "UPDATE digests SET transmitted_at = NULL WHERE period = ?1",
 };
 
 struct store {
@@ -1052,4 +1089,169 @@ int store_message_set_text(struct store *s, int64_t message, const char *text)
 	rc = sqlite3_step(st);
 	stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "message text");
+}
+
+/* ---------------------------------------------------------------- review */
+
+/* Runs a prepared write statement to completion. */
+static int step_write(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int r = rc == SQLITE_DONE ? 0 : db_fail(s, rc, what);
+
+	stmt_done(st);
+	return r;
+}
+
+int store_period_messages(struct store *s, int64_t from, int64_t to,
+                          int (*fn)(void *arg, const struct store_period_msg *m), void *arg)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_PERIOD_MSGS);
+	int rc, r = 0;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, to);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *thread = (const char *)sqlite3_column_text(st, 1);
+		struct store_period_msg m = {
+		    .client = sqlite3_column_int64(st, 0),
+		    .thread = thread ? thread : "",
+		    .thread_len = (size_t)sqlite3_column_bytes(st, 1),
+		    .direction = sqlite3_column_int(st, 2),
+		};
+
+		r = fn(arg, &m);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, rc, "period messages");
+	stmt_done(st);
+	return r;
+}
+
+int store_period_signals(struct store *s, int64_t from, int64_t to,
+                         int (*fn)(void *arg, const struct store_period_signal *g), void *arg)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_PERIOD_SIGS);
+	int rc, r = 0;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, to);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *thread = (const char *)sqlite3_column_text(st, 2);
+		struct store_period_signal g = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .client = sqlite3_column_int64(st, 1),
+		    .thread = thread ? thread : "",
+		    .thread_len = (size_t)sqlite3_column_bytes(st, 2),
+		    .direction = sqlite3_column_int(st, 3),
+		    .date = sqlite3_column_int64(st, 4),
+		    .signal = column_text(st, 5),
+		    .weight = sqlite3_column_double(st, 6),
+		};
+
+		r = fn(arg, &g);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, rc, "period signals");
+	stmt_done(st);
+	return r;
+}
+
+int store_evidence(struct store *s, int64_t signal_id, int64_t *date, char **subject,
+                   char **excerpt)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_EVIDENCE);
+	int rc, r = 0;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, signal_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*date = sqlite3_column_int64(st, 0);
+		*subject = xstrdup(column_text(st, 1));
+		*excerpt = xstrdup(column_text(st, 2));
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = db_fail(s, rc, "evidence");
+	}
+	stmt_done(st);
+	return r;
+}
+
+int store_digest_get(struct store *s, const char *period, struct store_digest *d)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_DIGEST_GET);
+	int rc, r = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, period, false);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(d->message_id, sizeof(d->message_id), "%s", column_text(st, 0));
+		d->attempt = sqlite3_column_int(st, 1);
+		d->prepared_at = sqlite3_column_int64(st, 2);
+		d->transmitted_at = sqlite3_column_int64(st, 3);
+		d->sent_at = sqlite3_column_int64(st, 4);
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = db_fail(s, rc, "digest");
+	}
+	stmt_done(st);
+	return r;
+}
+
+int store_digest_prepare(struct store *s, const char *period, const char *message_id, int attempt,
+                         int64_t now)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_DIGEST_PREPARE);
+
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, period, false);
+	bind_text(st, 2, message_id, false);
+	sqlite3_bind_int(st, 3, attempt);
+	sqlite3_bind_int64(st, 4, now);
+	return step_write(s, st, "digest prepare");
+}
+
+/* The three state changes after prepare share one shape: period, optional time. */
+static int digest_mark(struct store *s, enum stmt_id id, const char *period, int64_t now,
+                       const char *what)
+{
+	sqlite3_stmt *st = stmt_get(s, id);
+
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, period, false);
+	if (id != ST_DIGEST_FAILED)
+		sqlite3_bind_int64(st, 2, now);
+	return step_write(s, st, what);
+}
+
+int store_digest_transmitted(struct store *s, const char *period, int64_t now)
+{
+	return digest_mark(s, ST_DIGEST_TRANSMITTED, period, now, "digest transmitted");
+}
+
+int store_digest_sent(struct store *s, const char *period, int64_t now)
+{
+	return digest_mark(s, ST_DIGEST_SENT, period, now, "digest sent");
+}
+
+int store_digest_failed(struct store *s, const char *period)
+{
+	return digest_mark(s, ST_DIGEST_FAILED, period, 0, "digest failed");
 }

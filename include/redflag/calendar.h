@@ -116,4 +116,15 @@ bool calendar_after_hours(const struct calendar_hours *h, int64_t utc, struct ca
  */
 int calendar_describe(const struct calendar_local *l, char *buf, size_t len);
 
+/*
+ * The UTC time of a local wall-clock time in zone tz (NULL = UTC), via mktime() with
+ * tm_isdst = -1: a time that falls into a DST gap is moved by the gap, one in the repeated
+ * hour resolves to either occurrence (the tz database decides). Fields out of range are
+ * normalised (month 13 = January of the next year). Sets TZ like calendar_after_hours().
+ */
+int64_t calendar_to_utc(const char *tz, int year, int month, int day, int hour, int minute);
+
+/* The local date of utc in zone tz (NULL = UTC). 0, or -ERANGE for an unrepresentable time. */
+int calendar_local_date(const char *tz, int64_t utc, int *year, int *month, int *day);
+
 #endif

@@ -80,8 +80,10 @@ struct rf_smtp {
 	char *user; /* may be NULL: no AUTH */
 	struct rf_secret secret;
 	char *ca_file;
-	char *from; /* envelope and header From address */
-	unsigned timeout;
+	char *from;           /* envelope and header From address */
+	unsigned timeout;     /* seconds per network wait (default 60) */
+	unsigned retries;     /* extra attempts after a transient failure (default 3) */
+	unsigned retry_delay; /* seconds before the first retry, x4 each time (default 30) */
 };
 
 struct rf_digest {
@@ -98,6 +100,17 @@ struct rf_digest {
 	unsigned at_day;    /* day of month 1..31, or for "week" 1 = Monday .. 7 = Sunday */
 	unsigned at_minute; /* minutes after midnight */
 	char *language;     /* default: owner.language */
+	unsigned max_bytes; /* size ceiling of the digest mail (default 1 MiB) */
+};
+
+/* Verdict thresholds (group `score`); the model is described in score.h. */
+struct rf_score {
+	double act;     /* red minus green share from which to talk / raise the price (0.35) */
+	double release; /* red minus green share from which to release (0.75) */
+	double cherish; /* green share for a favourite (0.30) ... */
+	double cherish_red_max; /* ... with at most this red share (0.10) */
+	unsigned min_threads;   /* share denominator floor (3) */
+	unsigned loyal_years;   /* relationship length that counts as loyalty (2) */
 };
 
 struct rf_client_conf {
@@ -128,6 +141,7 @@ struct rf_config {
 	struct rf_client_conf *clients;
 	size_t n_clients;
 	struct rf_onboarding onboarding;
+	struct rf_score score;
 	/*
 	 * clients_need_reply: an unknown counterparty becomes a client only once the owner has
 	 * written to them (default true). Key: client_policy = { need_reply = true; }.

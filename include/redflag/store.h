@@ -200,4 +200,70 @@ int store_messages_by_msgid(struct store *s, const char *message_id,
  */
 int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_t *ids, size_t *n);
 
+/* ---------------------------------------------------------------- review */
+
+/* A message of a period, as scoring needs it. Strings valid only during the callback. */
+struct store_period_msg {
+	int64_t client;     /* clients.id */
+	const char *thread; /* thread id (first References id, ...); "" when unknown */
+	size_t thread_len;
+	int direction; /* enum rf_direction */
+};
+
+/*
+ * Calls fn for every message with a client dated in [from, to) (UTC seconds), in no
+ * particular order; stops on fn's nonzero return and returns it. 0 or -EIO.
+ */
+int store_period_messages(struct store *s, int64_t from, int64_t to,
+                          int (*fn)(void *arg, const struct store_period_msg *m), void *arg);
+
+/* A signal of a message of a period. Strings valid only during the callback. */
+struct store_period_signal {
+	int64_t id; /* signals.id, for store_evidence() */
+	int64_t client;
+	const char *thread;
+	size_t thread_len;
+	int direction;
+	int64_t date;
+	const char *signal;
+	double weight;
+};
+
+/* Calls fn for every signal of those messages; returns like store_period_messages(). */
+int store_period_signals(struct store *s, int64_t from, int64_t to,
+                         int (*fn)(void *arg, const struct store_period_signal *g), void *arg);
+
+/*
+ * The evidence for one signal row: its message's date and subject and the signal's excerpt
+ * (new strings the caller frees; "" when NULL in the table). 0, -ENOENT or -EIO.
+ */
+int store_evidence(struct store *s, int64_t signal_id, int64_t *date, char **subject,
+                   char **excerpt);
+
+/*
+ * The digest ledger, one row per period. The sender writes prepared_at before it connects,
+ * transmitted_at once the whole message has been handed to the server, sent_at after the
+ * server's 250. A row with transmitted_at but no sent_at means "may have been delivered".
+ */
+struct store_digest {
+	char message_id[256]; /* with angle brackets */
+	int attempt;          /* 0 for the first send, +1 per forced re-send */
+	int64_t prepared_at, transmitted_at, sent_at; /* UTC seconds, 0 = not (yet) */
+};
+
+/* Reads the row of period: 0, -ENOENT when there is none, -EIO. */
+int store_digest_get(struct store *s, const char *period, struct store_digest *d);
+
+/*
+ * Creates or resets the row of period: message_id, attempt, prepared_at = now, the other two
+ * times cleared. Autocommits unless inside store_begin(). 0 or -EIO.
+ */
+int store_digest_prepare(struct store *s, const char *period, const char *message_id, int attempt,
+                         int64_t now);
+
+/* transmitted_at = now / sent_at = now / transmitted_at cleared (a definite refusal). */
+int store_digest_transmitted(struct store *s, const char *period, int64_t now);
+int store_digest_sent(struct store *s, const char *period, int64_t now);
+int store_digest_failed(struct store *s, const char *period);
+
 #endif

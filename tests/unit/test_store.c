@@ -232,11 +232,11 @@ static void test_fresh_schema(void **state)
 	                 "lang, parse_error"},
 	    {"signals", "id, message_id, signal, rule, weight, excerpt"},
 	    {"sync_state", "account, mailbox, uidvalidity, last_uid, highest_modseq, updated_at"},
-	    {"digests", "id, period, sent_at, message_id"},
+	    {"digests", "id, period, sent_at, message_id, prepared_at, transmitted_at, attempt"},
 	    {"outbox", "id, client_id, kind, lang, message_id, sent_at"},
 	};
 	static const char *const indexes[] = {"messages_dedup", "messages_client",
-	                                      "signals_message"};
+	                                      "signals_message", "messages_date"};
 	struct fx *f = *state;
 	struct store *s = open_ok(f->db);
 	const struct tmsg t = {"a@x", "acme", true, RF_DIR_IN, 1700000000};
@@ -245,7 +245,7 @@ static void test_fresh_schema(void **state)
 	sqlite3 *db;
 
 	assert_int_equal(file_mode(f->db), 0600);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->db, "PRAGMA page_size"), 32768);
 	v = raw_text(f->db, "PRAGMA journal_mode");
 	assert_string_equal(v, "wal");
@@ -288,6 +288,153 @@ static void test_fresh_schema(void **state)
 	free(wal);
 }
 
+/* The digest ledger: prepare → transmitted → sent, and a definite failure clears "maybe". */
+static void test_digest_ledger(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	struct store_digest d;
+
+	assert_int_equal(store_digest_get(s, "2025", &d), -ENOENT);
+	assert_int_equal(store_digest_prepare(s, "2025", "<a@x>", 0, 100), 0);
+	assert_int_equal(store_digest_get(s, "2025", &d), 0);
+	assert_string_equal(d.message_id, "<a@x>");
+	assert_int_equal(d.prepared_at, 100);
+	assert_int_equal(d.transmitted_at, 0);
+	assert_int_equal(d.sent_at, 0);
+
+	assert_int_equal(store_digest_transmitted(s, "2025", 101), 0);
+	assert_int_equal(store_digest_get(s, "2025", &d), 0);
+	assert_int_equal(d.transmitted_at, 101);
+	assert_int_equal(store_digest_failed(s, "2025"), 0);
+	assert_int_equal(store_digest_get(s, "2025", &d), 0);
+	assert_int_equal(d.transmitted_at, 0);
+
+	assert_int_equal(store_digest_transmitted(s, "2025", 102), 0);
+	assert_int_equal(store_digest_sent(s, "2025", 103), 0);
+	assert_int_equal(store_digest_get(s, "2025", &d), 0);
+	assert_int_equal(d.sent_at, 103);
+
+	/* A forced re-send resets the row for the new attempt; other periods are separate. */
+	assert_int_equal(store_digest_prepare(s, "2025", "<b@x>", 1, 200), 0);
+	assert_int_equal(store_digest_get(s, "2025", &d), 0);
+	assert_string_equal(d.message_id, "<b@x>");
+	assert_int_equal(d.attempt, 1);
+	assert_int_equal(d.sent_at, 0);
+	assert_int_equal(d.transmitted_at, 0);
+	assert_int_equal(store_digest_get(s, "2026", &d), -ENOENT);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM digests"), 1);
+	store_close(&s);
+}
+
+struct scan_count {
+	struct store *s;
+	int messages, signals, out;
+	int64_t client;
+};
+
+static int count_msg(void *arg, const struct store_period_msg *m)
+{
+	struct scan_count *c = arg;
+
+	c->messages++;
+	c->out += m->direction == RF_DIR_OUT;
+	c->client = m->client;
+	assert_true(m->thread_len == strlen(m->thread));
+	return 0;
+}
+
+static int count_sig(void *arg, const struct store_period_signal *g)
+{
+	struct scan_count *c = arg;
+	int64_t date = 0;
+	char *subject = NULL, *excerpt = NULL;
+
+	c->signals++;
+	assert_string_equal(g->signal, "rush");
+	/* Evidence can be read while the scan runs (another statement). */
+	assert_int_equal(store_evidence(c->s, g->id, &date, &subject, &excerpt), 0);
+	assert_int_equal(date, g->date);
+	assert_string_equal(excerpt, "need it ASAP");
+	free(subject);
+	free(excerpt);
+	return 0;
+}
+
+/* Period scans select by date, [from, to), and only messages that have a client. */
+static void test_period_scans(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	const struct tmsg in = {"<1@x>", "acme", true, RF_DIR_IN, 1000};
+	const struct tmsg out = {"<2@x>", "acme", true, RF_DIR_OUT, 1999};
+	const struct tmsg late = {"<3@x>", "acme", true, RF_DIR_IN, 2000};
+	const struct tmsg none = {"<4@x>", NULL, false, RF_DIR_IN, 1500};
+	const struct store_signal sig = {"rush", "en.rush.asap", 1.5, "need it ASAP"};
+	struct scan_count c = {.s = s};
+	int64_t id, date = 0;
+	char *subject = NULL, *excerpt = NULL;
+
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(put(s, "INBOX", 1, 1, &in), 1);
+	id = store_message_last_id(s);
+	assert_int_equal(store_signals_set(s, id, "en", &sig, 1), 0);
+	assert_int_equal(put(s, "Sent", 1, 2, &out), 1);
+	assert_int_equal(put(s, "INBOX", 1, 3, &late), 1);
+	assert_int_equal(store_signals_set(s, store_message_last_id(s), "en", &sig, 1), 0);
+	assert_int_equal(put(s, "INBOX", 1, 4, &none), 1);
+	assert_int_equal(store_commit(s), 0);
+
+	assert_int_equal(store_period_messages(s, 1000, 2000, count_msg, &c), 0);
+	assert_int_equal(c.messages, 2);
+	assert_int_equal(c.out, 1);
+	assert_true(c.client > 0);
+
+	c.signals = 0;
+	assert_int_equal(store_period_signals(s, 1000, 2000, count_sig, &c), 0);
+	assert_int_equal(c.signals, 1);
+	c.signals = 0;
+	assert_int_equal(store_period_signals(s, 0, 1000, count_sig, &c), 0);
+	assert_int_equal(c.signals, 0);
+
+	id = raw_int(f->db, "SELECT min(id) FROM signals");
+	assert_int_equal(store_evidence(s, id, &date, &subject, &excerpt), 0);
+	assert_int_equal(date, 1000);
+	assert_int_equal(store_evidence(s, id + 100, &date, &subject, &excerpt), -ENOENT);
+	assert_string_equal(subject, "Re: logo");
+	assert_string_equal(excerpt, "need it ASAP");
+	free(subject);
+	free(excerpt);
+	store_close(&s);
+}
+
+/* A version-1 database (as issue 3 left it) migrates to 2 and keeps its rows. */
+static void test_migrate_v1(void **state)
+{
+	struct fx *f = *state;
+	struct store *s;
+	struct store_digest d;
+
+	sqlite3 *db = NULL;
+
+	/* The file exists with the old schema before the program first opens it. */
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	sqlite3_close(db);
+	raw_exec(f->db,
+	         "CREATE TABLE digests (id INTEGER PRIMARY KEY, period TEXT NOT NULL "
+	         "UNIQUE, sent_at INTEGER, message_id TEXT);"
+	         "CREATE TABLE messages (id INTEGER PRIMARY KEY, date INTEGER);"
+	         "INSERT INTO digests(period, sent_at, message_id) VALUES('2024', 5, '<m@x>');"
+	         "PRAGMA user_version = 1;");
+	s = open_ok(f->db);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(store_digest_get(s, "2024", &d), 0);
+	assert_int_equal(d.sent_at, 5);
+	assert_string_equal(d.message_id, "<m@x>");
+	assert_int_equal(d.transmitted_at, 0);
+	store_close(&s);
+}
+
 static void test_reopen_noop(void **state)
 {
 	struct fx *f = *state;
@@ -296,7 +443,7 @@ static void test_reopen_noop(void **state)
 	store_close(&s);
 	raw_exec(f->db, "INSERT INTO digests(period, sent_at) VALUES('2025', 1)");
 	s = open_ok(f->db);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
 	/* A re-run migration would have failed on CREATE TABLE or wiped nothing: data stays. */
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM digests"), 1);
 	store_close(&s);
@@ -336,7 +483,7 @@ static void test_concurrent_first_open(void **state)
 			failed++;
 	}
 	assert_int_equal(failed, 0);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
 	assert_int_equal(file_mode(f->db), 0600);
 }
 
@@ -930,6 +1077,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_clients, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_and_mailboxes, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_digest_ledger, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_period_scans, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_throughput, fx_setup, fx_teardown),
 	};
