@@ -469,14 +469,14 @@ static const struct key digest_keys[] = {
 
 /* Verdict thresholds (shares and balances, 0..1); see score.h for the model. */
 static const struct key score_keys[] = {
-    {"act", K_DOUBLE, STR(struct rf_score, act), .def_dbl = 0.35, .min_dbl = 0.01, .max_dbl = 1},
-    {"release", K_DOUBLE, STR(struct rf_score, release), .def_dbl = 0.75, .min_dbl = 0.01,
+    {"act", K_DOUBLE, STR(struct rf_score, act), .def_dbl = 0.30, .min_dbl = 0.01, .max_dbl = 1},
+    {"release", K_DOUBLE, STR(struct rf_score, release), .def_dbl = 0.80, .min_dbl = 0.01,
      .max_dbl = 1},
     {"cherish", K_DOUBLE, STR(struct rf_score, cherish), .def_dbl = 0.30, .min_dbl = 0.01,
      .max_dbl = 1},
     {"cherish_red_max", K_DOUBLE, STR(struct rf_score, cherish_red_max), .def_dbl = 0.10,
      .min_dbl = 0, .max_dbl = 1},
-    {"min_threads", K_UINT, STR(struct rf_score, min_threads), .def_int = 3, .min = 1, .max = 1000},
+    {"min_volume", K_UINT, STR(struct rf_score, min_volume), .def_int = 5, .min = 1, .max = 1000},
     {"loyal_years", K_UINT, STR(struct rf_score, loyal_years), .def_int = 2, .min = 1, .max = 50},
     {.name = NULL},
 };

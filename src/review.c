@@ -8,6 +8,7 @@
  * rows, not a million excerpts.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,9 @@ struct scan {
 	const struct score_signal_def *defs;
 	const struct rules_signal *const *cat; /* catalogue entries, parallel to defs */
 	size_t n_defs;
-	struct ev_slot *ev; /* n_clients × n_defs × SCORE_MAX_EVIDENCE, or NULL */
+	struct ev_slot *ev;   /* n_clients × n_defs × SCORE_MAX_EVIDENCE, or NULL */
+	uint64_t *has_signal; /* bitmap over messages.id: the message carries a signal */
+	size_t n_bits;
 	uint64_t messages, signals;
 };
 
@@ -54,7 +57,7 @@ void review_params(const struct rf_config *cfg, struct score_params *p)
 	p->release = cfg->score.release;
 	p->cherish = cfg->score.cherish;
 	p->cherish_red_max = cfg->score.cherish_red_max;
-	p->min_threads = cfg->score.min_threads;
+	p->min_volume = cfg->score.min_volume;
 	p->loyal_years = cfg->score.loyal_years;
 }
 
@@ -82,6 +85,32 @@ static int client_index(const struct scan *sc, int64_t id)
 	return sc->idx[id];
 }
 
+/* Message ids are rowids: dense, so a bitmap is the smallest set of them. */
+static void bit_set(struct scan *sc, int64_t id)
+{
+	size_t w;
+
+	if (id < 0)
+		return;
+	w = (size_t)id / 64;
+	if (w >= sc->n_bits) {
+		size_t n = sc->n_bits ? sc->n_bits : 1024;
+
+		while (n <= w)
+			n *= 2;
+		sc->has_signal = xreallocarray(sc->has_signal, n, sizeof(*sc->has_signal));
+		memset(sc->has_signal + sc->n_bits, 0, (n - sc->n_bits) * sizeof(*sc->has_signal));
+		sc->n_bits = n;
+	}
+	sc->has_signal[w] |= 1ULL << ((uint64_t)id % 64);
+}
+
+static bool bit_test(const struct scan *sc, int64_t id)
+{
+	return id >= 0 && (size_t)id / 64 < sc->n_bits &&
+	       (sc->has_signal[(size_t)id / 64] >> ((uint64_t)id % 64) & 1);
+}
+
 static int scan_message(void *arg, const struct store_period_msg *m)
 {
 	struct scan *sc = arg;
@@ -91,7 +120,7 @@ static int scan_message(void *arg, const struct store_period_msg *m)
 		return 0;
 	sc->messages++;
 	score_acc_message(sc->acc, (size_t)c, hash_fnv1a64(m->thread, m->thread_len, 0),
-	                  m->direction == RF_DIR_OUT, false);
+	                  m->direction == RF_DIR_OUT, !bit_test(sc, m->message));
 	return 0;
 }
 
@@ -122,6 +151,7 @@ static int scan_signal(void *arg, const struct store_period_signal *g)
 	if (k == sc->n_defs)
 		return 0; /* a signal the current catalogue no longer has */
 	sc->signals++;
+	bit_set(sc, g->message);
 	if (score_acc_signal(sc->acc, (size_t)c, hash_fnv1a64(g->thread, g->thread_len, 0), k,
 	                     sc->cat[k]->once_per_thread, g->weight) &&
 	    sc->ev != NULL)
@@ -130,12 +160,13 @@ static int scan_signal(void *arg, const struct store_period_signal *g)
 	return 0;
 }
 
+/* Signals first: the message pass needs to know which messages carry none. */
 static int scan_period(struct store *st, struct scan *sc, const struct period *p)
 {
-	int r = store_period_messages(st, p->start, p->end, scan_message, sc);
+	int r = store_period_signals(st, p->start, p->end, scan_signal, sc);
 
 	if (r == 0)
-		r = store_period_signals(st, p->start, p->end, scan_signal, sc);
+		r = store_period_messages(st, p->start, p->end, scan_message, sc);
 	return r;
 }
 
@@ -411,6 +442,8 @@ out:
 	score_acc_free(&cur.acc);
 	score_acc_free(&prev.acc);
 	free(cur.ev);
+	free(cur.has_signal);
+	free(prev.has_signal);
 	free(old_rate);
 	free(idx);
 	free(defs);

@@ -12,8 +12,8 @@
 #include "redflag/score.h"
 #include "redflag/util.h"
 
-/* A conversation without a signal counts this many points; smaller weights are raised. */
-#define NEUTRAL_POINTS 0.5
+/* A message without any signal counts this many points of neutral volume. */
+#define NEUTRAL_POINTS 1.0
 
 static const char *const verdict_names[SCORE_N_VERDICTS] = {
     [SCORE_RELEASE] = "release", [SCORE_TALK] = "talk",       [SCORE_RAISE_PRICE] = "raise_price",
@@ -43,11 +43,11 @@ int score_verdict_rank(enum score_verdict v)
 void score_params_default(struct score_params *p)
 {
 	*p = (struct score_params){
-	    .act = 0.35,
-	    .release = 0.75,
+	    .act = 0.30,
+	    .release = 0.80,
 	    .cherish = 0.30,
 	    .cherish_red_max = 0.10,
-	    .min_threads = 3,
+	    .min_volume = 5,
 	    .loyal_years = 2,
 	};
 }
@@ -81,7 +81,7 @@ struct node {
 };
 
 struct client_acc {
-	unsigned threads, signal_threads;
+	unsigned threads, neutral;
 	unsigned messages_in, messages_out, out_after_hours;
 	bool old_rate;
 	double old_rate_w;
@@ -182,8 +182,7 @@ static struct thread *thread_get(struct score_acc *a, size_t client, uint64_t th
 	return &a->threads[j];
 }
 
-void score_acc_message(struct score_acc *a, size_t client, uint64_t thread, bool out,
-                       bool after_hours)
+void score_acc_message(struct score_acc *a, size_t client, uint64_t thread, bool out, bool neutral)
 {
 	struct client_acc *c;
 
@@ -191,12 +190,11 @@ void score_acc_message(struct score_acc *a, size_t client, uint64_t thread, bool
 		return;
 	c = &a->clients[client];
 	thread_get(a, client, thread);
-	if (out) {
+	if (out)
 		c->messages_out++;
-		c->out_after_hours += after_hours;
-	} else {
+	else
 		c->messages_in++;
-	}
+	c->neutral += neutral;
 }
 
 /* Adds delta points of signal sig to the client's sides. */
@@ -222,8 +220,8 @@ bool score_acc_signal(struct score_acc *a, size_t client, uint64_t thread, size_
 
 	if (client >= a->n_clients || sig >= a->n_defs)
 		return false;
-	if (w < NEUTRAL_POINTS)
-		w = NEUTRAL_POINTS;
+	if (w < 0)
+		w = 0;
 	t = thread_get(a, client, thread);
 	for (uint32_t i = t->head; i; i = a->nodes[i - 1].next)
 		if (a->nodes[i - 1].sig == sig) {
@@ -235,8 +233,6 @@ bool score_acc_signal(struct score_acc *a, size_t client, uint64_t thread, size_
 			a->cap_nodes = a->cap_nodes ? a->cap_nodes * 2 : 1024;
 			a->nodes = xreallocarray(a->nodes, a->cap_nodes, sizeof(*a->nodes));
 		}
-		if (t->head == 0)
-			a->clients[client].signal_threads++;
 		n = &a->nodes[a->n_nodes++];
 		*n = (struct node){.next = t->head, .sig = (uint16_t)sig, .w = (float)w};
 		t->head = (uint32_t)a->n_nodes;
@@ -273,10 +269,10 @@ void score_acc_result(const struct score_acc *a, size_t client, struct score_res
 	if (client >= a->n_clients)
 		return;
 	c = &a->clients[client];
-	d = c->red + c->green + NEUTRAL_POINTS * (c->threads - c->signal_threads);
+	d = c->red + c->green + NEUTRAL_POINTS * c->neutral;
 	out->volume = d;
-	if (d < a->p.min_threads)
-		d = a->p.min_threads;
+	if (d < a->p.min_volume)
+		d = a->p.min_volume;
 	if (d <= 0)
 		d = 1;
 	out->red_points = c->red;
@@ -286,7 +282,6 @@ void score_acc_result(const struct score_acc *a, size_t client, struct score_res
 	out->threads = c->threads;
 	out->messages_in = c->messages_in;
 	out->messages_out = c->messages_out;
-	out->out_after_hours = c->out_after_hours;
 	out->active = c->messages_in + c->messages_out > 0;
 	out->counts = &a->counts[client * a->n_defs];
 	out->weights = &a->weights[client * a->n_defs];

@@ -211,10 +211,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MSG_BY_MSGID] = "SELECT " MSG_ROW_COLUMNS " WHERE m.message_id = ?1 ORDER BY m.id",
     [ST_MSG_IDS_AFTER] = "SELECT id FROM messages WHERE id > ?1 AND parse_error IS NULL"
                          " ORDER BY id LIMIT ?2",
-    [ST_PERIOD_MSGS] = "SELECT client_id, thread_id, direction FROM messages"
+    [ST_PERIOD_MSGS] = "SELECT client_id, thread_id, direction, id FROM messages"
                        " WHERE date >= ?1 AND date < ?2 AND client_id IS NOT NULL",
     [ST_PERIOD_SIGS] = "SELECT s.id, m.client_id, m.thread_id, m.direction, m.date, s.signal,"
-                       " s.weight FROM messages m JOIN signals s ON s.message_id = m.id"
+                       " s.weight, m.id FROM messages m JOIN signals s ON s.message_id = m.id"
                        " WHERE m.date >= ?1 AND m.date < ?2 AND m.client_id IS NOT NULL",
     [ST_EVIDENCE] = "SELECT m.date, m.subject, s.excerpt FROM signals s"
                     " JOIN messages m ON m.id = s.message_id WHERE s.id = ?1",
@@ -1120,6 +1120,7 @@ int store_period_messages(struct store *s, int64_t from, int64_t to,
 		    .thread = thread ? thread : "",
 		    .thread_len = (size_t)sqlite3_column_bytes(st, 1),
 		    .direction = sqlite3_column_int(st, 2),
+		    .message = sqlite3_column_int64(st, 3),
 		};
 
 		r = fn(arg, &m);
@@ -1153,6 +1154,7 @@ int store_period_signals(struct store *s, int64_t from, int64_t to,
 		    .date = sqlite3_column_int64(st, 4),
 		    .signal = column_text(st, 5),
 		    .weight = sqlite3_column_double(st, 6),
+		    .message = sqlite3_column_int64(st, 7),
 		};
 
 		r = fn(arg, &g);

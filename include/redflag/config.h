@@ -105,11 +105,11 @@ struct rf_digest {
 
 /* Verdict thresholds (group `score`); the model is described in score.h. */
 struct rf_score {
-	double act;     /* red minus green share from which to talk / raise the price (0.35) */
-	double release; /* red minus green share from which to release (0.75) */
-	double cherish; /* green share for a favourite (0.30) ... */
+	double act;             /* red minus green share from which to act (0.30) */
+	double release;         /* red minus green share from which to release (0.80) */
+	double cherish;         /* green share for a favourite (0.30) ... */
 	double cherish_red_max; /* ... with at most this red share (0.10) */
-	unsigned min_threads;   /* share denominator floor (3) */
+	unsigned min_volume;    /* shares are taken over at least this many points (5) */
 	unsigned loyal_years;   /* relationship length that counts as loyalty (2) */
 };
 

@@ -5,17 +5,15 @@
  * feed it by hand to check its properties.
  *
  * The model (README "How scoring works" says the same for users):
- *   - The unit is the thread (conversation) the client took part in during the period. A
- *     signal counts at most once per thread for the verdict, with the highest weight any
- *     message of the thread gave it, so five "ASAP"s in one thread are one rush.
+ *   - Signals count per thread (conversation): at most once per thread for the score, with
+ *     the highest weight any message of the thread gave it, so five "ASAP"s in one thread
+ *     are one rush.
  *   - R = sum over threads of the weights of the red signals present in the thread,
- *     G = the same for green signals, N = threads without any signal. A conversation
- *     without a signal counts half a point (neutral), and so that a signal never weighs
- *     less than the silence it replaces, weights below one half count as one half.
- *   - D = max(R + G + N / 2, min_threads)
- *     red share = R / D, green share = G / D
+ *     G = the same for green signals, N = messages (from or to the client, in the period)
+ *     that carry no signal at all: each is one point of neutral volume.
+ *   - D = max(R + G + N, min_volume); red share = R / D, green share = G / D.
  *     A busy client with the same proportion of trouble has the same shares as a small one
- *     (volume-normalised); min_threads keeps one unlucky mail from condemning a client.
+ *     (volume-normalised); min_volume keeps one unlucky mail from condemning a client.
  *   - balance = red share - green share (praise offsets trouble, one for one).
  *   - The verdict, first rule that holds:
  *       release      balance >= release
@@ -24,12 +22,13 @@
  *       raise_price  the client is on an old rate (old_rate, from the config)
  *       cherish      green share >= cherish and red share <= cherish_red_max
  *       keep         otherwise (so a client without signals is kept)
- *   Adding a red-flag message can only raise R (or add a red thread), which raises the red
- *   share and lowers the green share; a green message does the opposite. So adding red never
- *   improves a verdict and adding green never worsens one, for every threshold setting.
- *   Doubling all of a client's threads keeps both shares, hence the verdict, once the
- *   volume R + G + N/2 is at least min_threads. talk and raise_price are the same severity
- *   (both mean "act"), so moving between them is neither better nor worse.
+ *   A new red-flag message adds to R (or nothing, when its thread already had that flag
+ *   at that weight) and never to N, so R / D rises and G / D falls; a green message does the
+ *   opposite. Hence adding red never improves a verdict and adding green never worsens one,
+ *   for every threshold setting and every weight >= 0. Doubling all of a client's mail
+ *   doubles R, G and N and keeps the verdict once R + G + N >= min_volume. talk and
+ *   raise_price are the same severity (both mean "act"), so moving between them is neither
+ *   better nor worse.
  */
 #ifndef REDFLAG_SCORE_H
 #define REDFLAG_SCORE_H
@@ -56,11 +55,11 @@ int score_verdict_rank(enum score_verdict v);
 
 /* Thresholds (config group `score`); score_params_default() gives the defaults. */
 struct score_params {
-	double act;             /* balance from which to talk or raise the price (0.35) */
-	double release;         /* balance from which to release (0.75) */
+	double act;             /* balance from which to talk or raise the price (0.30) */
+	double release;         /* balance from which to release (0.80) */
 	double cherish;         /* green share from which a client is a favourite (0.30) */
 	double cherish_red_max; /* ... provided the red share stays at or below this (0.10) */
-	unsigned min_threads;   /* denominator floor (3) */
+	unsigned min_volume;    /* denominator floor in points (5) */
 	unsigned loyal_years;   /* a relationship this long counts as loyalty (2) */
 };
 
@@ -164,9 +163,12 @@ struct score_acc *score_acc_new(const struct score_params *p, const struct score
                                 size_t n_defs, size_t n_clients);
 void score_acc_free(struct score_acc **acc);
 
-/* One message of client in thread; out = from the owner; after_hours as classified. */
+/*
+ * One message of client in thread; out = from the owner; neutral = the message carries no
+ * signal at all (it then adds one point of neutral volume).
+ */
 void score_acc_message(struct score_acc *acc, size_t client, uint64_t thread, bool out,
-                       bool after_hours);
+                       bool neutral);
 
 /*
  * One signal (index into defs) of a message of client in thread with weight w. Returns true
@@ -184,8 +186,8 @@ struct score_result {
 	enum score_verdict verdict;
 	double red_share, green_share;
 	double red_points, green_points;
-	double volume; /* R + G + N / 2, before the min_threads floor */
-	unsigned threads, messages_in, messages_out, out_after_hours;
+	double volume; /* R + G + N, before the min_volume floor */
+	unsigned threads, messages_in, messages_out;
 	bool active;             /* at least one message this period */
 	const unsigned *counts;  /* per def: threads or messages carrying it; valid until free */
 	const double *weights;   /* per def: weight added */

@@ -207,7 +207,8 @@ struct store_period_msg {
 	int64_t client;     /* clients.id */
 	const char *thread; /* thread id (first References id, ...); "" when unknown */
 	size_t thread_len;
-	int direction; /* enum rf_direction */
+	int direction;   /* enum rf_direction */
+	int64_t message; /* messages.id */
 };
 
 /*
@@ -227,6 +228,7 @@ struct store_period_signal {
 	int64_t date;
 	const char *signal;
 	double weight;
+	int64_t message; /* messages.id */
 };
 
 /* Calls fn for every signal of those messages; returns like store_period_messages(). */
