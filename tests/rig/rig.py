@@ -369,7 +369,9 @@ class SmtpSink:
         self.proc = None
 
     def start(self):
-        os.makedirs(self.maildir, exist_ok=True)
+        # aiosmtpd's Mailbox handler opens an existing Maildir; it does not create one.
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(self.maildir, sub), exist_ok=True)
         self.port = free_port()
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"{LOOPBACK}:{self.port}",
