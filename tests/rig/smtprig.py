@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """A scriptable SMTP server on 127.0.0.1 for redflagd's tests (aiosmtpd, in its own process).
 
 Python 3.11 standard library + aiosmtpd (Debian python3-aiosmtpd); run with /usr/bin/python3.
