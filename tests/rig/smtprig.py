@@ -23,7 +23,8 @@ Everything the server saw goes to files in D, written before the reply that foll
   D/messages/N.eml    each accepted message, byte for byte (dot-stuffing removed), N = 000001…
   D/messages/N.json   its envelope: {"mail_from": "...", "rcpt_tos": [...]}
 --make-certs D writes D/ca.pem (+ .key), D/server.pem + D/server.key (localhost and
-127.0.0.1, signed by ca) and D/otherca.pem (+ .key), an unrelated CA.
+127.0.0.1, signed by ca), D/wronghost.pem + .key (wrong.example only, signed by ca) and
+D/otherca.pem (+ .key), an unrelated CA.
 
 Scripting:
   reply   stage -> reply line, stage one of connect|ehlo|mail|rcpt|data|dataend (data = the
@@ -60,13 +61,16 @@ HANG_FOREVER = 3600.0  # seconds; the client's own timeout ends a hung exchange 
 
 
 def make_certs(d):
-    """CA, server certificate (localhost, 127.0.0.1) and an unrelated CA in directory d.
-    Returns {"ca": path, "cert": path, "key": path, "other_ca": path}."""
+    """CA, server certificate (localhost, 127.0.0.1), a certificate for wrong.example only
+    (same CA) and an unrelated CA in directory d. Returns {"ca", "cert", "key", "other_ca",
+    "wronghost_cert", "wronghost_key"} (paths)."""
     os.makedirs(d, exist_ok=True)
     ca = rig.make_ca(d, "ca")
     other = rig.make_ca(d, "otherca")
     cert, key = rig.make_cert(d, "server", "ca", ["DNS:localhost", "IP:127.0.0.1"])
-    return {"ca": ca, "cert": cert, "key": key, "other_ca": other}
+    wrong_cert, wrong_key = rig.make_cert(d, "wronghost", "ca", ["DNS:wrong.example"])
+    return {"ca": ca, "cert": cert, "key": key, "other_ca": other,
+            "wronghost_cert": wrong_cert, "wronghost_key": wrong_key}
 
 
 class Smtpd:

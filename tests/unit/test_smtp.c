@@ -43,7 +43,7 @@
 struct fx {
 	bool available;
 	char dir[64];
-	char ca[256], other_ca[256], cert[256], key[256];
+	char ca[256], other_ca[256], cert[256], key[256], wrong_cert[256], wrong_key[256];
 	unsigned n_servers;
 	pid_t live[8]; /* servers running, stopped by group_teardown should a case fail */
 };
@@ -122,6 +122,8 @@ static int group_setup(void **state)
 	snprintf(f->other_ca, sizeof(f->other_ca), "%s/certs/otherca.pem", f->dir);
 	snprintf(f->cert, sizeof(f->cert), "%s/certs/server.pem", f->dir);
 	snprintf(f->key, sizeof(f->key), "%s/certs/server.key", f->dir);
+	snprintf(f->wrong_cert, sizeof(f->wrong_cert), "%s/certs/wronghost.pem", f->dir);
+	snprintf(f->wrong_key, sizeof(f->wrong_key), "%s/certs/wronghost.key", f->dir);
 	f->available = true;
 	return 0;
 }
@@ -351,7 +353,8 @@ static unsigned log_count(const struct server *s, const char *cmd, bool clear_on
 
 /* ---- the send cases ---- */
 
-enum srv_tls { SRV_PLAIN, SRV_STARTTLS, SRV_IMPLICIT };
+/* SRV_WRONGHOST: STARTTLS with a certificate for wrong.example, signed by the trusted CA */
+enum srv_tls { SRV_PLAIN, SRV_STARTTLS, SRV_IMPLICIT, SRV_WRONGHOST };
 enum ca_kind { CA_SYSTEM, CA_GOOD, CA_OTHER };
 
 struct send_case {
@@ -402,6 +405,16 @@ static const struct send_case send_cases[] = {
      .srv_tls = SRV_STARTTLS,
      .tls = RF_TLS_STARTTLS,
      .ca = CA_OTHER,
+     .rc = -EPROTO,
+     .code = -1,
+     .attempts = 1,
+     .err_has = "TLS",
+     .nothing_in_clear = true},
+    {.name = "STARTTLS, trusted CA, certificate for another host",
+     .srv_tls = SRV_WRONGHOST,
+     .tls = RF_TLS_STARTTLS,
+     .ca = CA_GOOD,
+     .password = PASSWORD,
      .rc = -EPROTO,
      .code = -1,
      .attempts = 1,
@@ -584,8 +597,9 @@ static char *server_config(const struct fx *f, const struct send_case *c)
 		               b.len > 1 ? ", " : "");
 	if (c->srv_tls != SRV_PLAIN)
 		strbuf_appendf(&b, "%s\"%s\": [\"%s\", \"%s\"]", b.len > 1 ? ", " : "",
-		               c->srv_tls == SRV_STARTTLS ? "starttls" : "implicit_tls", f->cert,
-		               f->key);
+		               c->srv_tls == SRV_IMPLICIT ? "implicit_tls" : "starttls",
+		               c->srv_tls == SRV_WRONGHOST ? f->wrong_cert : f->cert,
+		               c->srv_tls == SRV_WRONGHOST ? f->wrong_key : f->key);
 	strbuf_appends(&b, "}");
 	return strbuf_detach(&b, NULL);
 }
