@@ -10,6 +10,8 @@
 #include "redflag/classify.h"
 #include "redflag/clients.h"
 #include "redflag/config.h"
+#include "redflag/rules.h"
+#include "redflag/store.h"
 
 /* Exit codes. */
 enum {
@@ -34,6 +36,8 @@ int cmd_sync(const struct options *opt, int argc, char **argv);
 int cmd_run(const struct options *opt, int argc, char **argv);
 int cmd_stats(const struct options *opt, int argc, char **argv);
 int cmd_clients(const struct options *opt, int argc, char **argv);
+int cmd_client(const struct options *opt, int argc, char **argv);
+int cmd_digest(const struct options *opt, int argc, char **argv);
 int cmd_classify(const struct options *opt, int argc, char **argv);
 int cmd_explain(const struct options *opt, int argc, char **argv);
 int cmd_reclassify(const struct options *opt, int argc, char **argv);
@@ -46,5 +50,13 @@ void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h
  * error; NULL on failure.
  */
 struct rules *daemon_load_rules(const char *dir, const char *signals);
+
+/*
+ * The digest schedule of `run`: sends the latest due period's digest unless it was sent (or
+ * may have been). Returns the seconds until it should be called again (the next due time,
+ * or a backoff after a failure counted in *failures), at most a day.
+ */
+int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, struct store *st,
+                           unsigned *failures);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "redflag/log.h"
+#include "redflag/smtp.h"
 #include "redflag/util.h"
 
 #define DEFAULT_CONFIG "/etc/redflagd/redflagd.conf"
@@ -20,7 +21,17 @@ static const char usage_text[] =
     "commands:\n"
     "  run                     stay connected: import new mail as it arrives (IDLE)\n"
     "  sync [--once]           import new mail from every account, then exit\n"
-    "  clients [--json]        list clients\n"
+    "  clients [--json] [--period P]\n"
+    "                          clients with their verdict for period P (default: last)\n"
+    "  client NAME [--json] [--period P]\n"
+    "                          one client's ledger with dated evidence\n"
+    "  digest [--period P] (--preview [--text] | --send [--force])\n"
+    "                          show or send the review mail (P: 2026, 2026-Q3, 2026-11,\n"
+    "                          2026-W47 or last); a period is sent once unless --force\n"
+    "  classify [--json] [--rules DIR] [--config FILE] FILE...\n"
+    "                          classify raw messages, no IMAP or database needed\n"
+    "  explain MESSAGE-ID      why a stored message got its signals\n"
+    "  reclassify              re-run the rules over stored mail\n"
     "  stats --json            counts as JSON\n"
     "  check-config            validate the configuration and exit\n"
     "\n"
@@ -81,6 +92,8 @@ static const struct {
     {"sync", cmd_sync},
     {"stats", cmd_stats},
     {"clients", cmd_clients},
+    {"client", cmd_client},
+    {"digest", cmd_digest},
     {"check-config", cmd_check_config},
     {"classify", cmd_classify},
     {"explain", cmd_explain},
@@ -98,6 +111,11 @@ int main(int argc, char **argv)
 	 * connection must be an EPIPE error, not the end of the process.
 	 */
 	signal(SIGPIPE, SIG_IGN);
+	/* Before anything could start a thread (libcurl's global state is not thread-safe). */
+	if (smtp_global_init() < 0) {
+		fprintf(stderr, "redflagd: cannot initialise libcurl\n");
+		return EXIT_FAIL;
+	}
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];

@@ -286,6 +286,8 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 	int64_t *retry_at; /* when a dropped account may reconnect */
 	bool ready = false;
 	int64_t next_full = 0;
+	int64_t next_digest = 0; /* monotonic ms; the first check follows the first import */
+	unsigned digest_failures = 0;
 	int64_t poll_ms;
 	size_t n;
 
@@ -346,6 +348,12 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 		if (rt.stop)
 			break;
 
+		/* After the import, so a digest that is due covers the mail up to now. */
+		if (ready && now_ms() >= next_digest)
+			next_digest =
+			    now_ms() +
+			    1000 * daemon_digest_tick(rt.cfg, rt.rules, rt.store, &digest_failures);
+
 		if (sess[0] != NULL && imap_has_idle(sess[0])) {
 			struct sync_result res = {0};
 
@@ -364,7 +372,7 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 			break;
 
 		sd_notify(0, idle ? "STATUS=idle on INBOX" : "STATUS=waiting");
-		wait_ms = next_full;
+		wait_ms = next_full < next_digest ? next_full : next_digest;
 		for (size_t i = 0; i < n; i++)
 			if (sess[i] == NULL && retry_at[i] < wait_ms)
 				wait_ms = retry_at[i];
