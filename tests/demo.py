@@ -8,12 +8,16 @@ writes a config (plain IMAP on loopback, 0600 password file), then runs
     redflagd -c CONF sync --once      (its progress is shown as it goes)
     redflagd -c CONF clients
     redflagd -c CONF stats --json
+    redflagd -c CONF clients --period 2025
+    redflagd -c CONF digest --period 2025 --send
 
-and stops the servers. Never prompts; everything lives in a temporary directory that is
+prints the text part of the digest that reached the SMTP sink, and stops the servers. Never prompts; everything lives in a temporary directory that is
 removed afterwards unless --keep is given. Standard library only, Debian's /usr/bin/python3.
 """
 
 import argparse
+import email
+import email.policy
 import json
 import os
 import subprocess
@@ -96,8 +100,14 @@ def main():
 
         conf = os.path.join(tmp, "demo", "demo.conf")
         os.makedirs(os.path.dirname(conf), exist_ok=True)
+        # Plain SMTP is acceptable only because the sink listens on loopback.
+        outgoing = (f'smtp = {{ url = "smtp://127.0.0.1:{smtp.port}"; tls = "none"; '
+                    f'from = "redflagd@studio.dk"; timeout = 10; retries = 1; '
+                    f'retry_delay = 1; }};\n'
+                    f'digest = {{ to = "{genmail.OWNER_ADDR}"; every = "year"; '
+                    f'language = "en"; }};\n')
         rig.write_config(conf, dovecot, os.path.join(tmp, "demo", "redflagd.db"), tls="none",
-                         owner=genmail.OWNER_ADDR, extra=CLIENTS)
+                         owner=genmail.OWNER_ADDR, extra=CLIENTS + outgoing)
 
         heading("import: sync --once")
         rc = run(binary, conf, "sync", "--once")
@@ -116,9 +126,21 @@ def main():
         except ValueError:
             print(out, end="")
 
-        # Later: the yearly review goes here, e.g.
-        #   heading("digest --preview"); run(binary, conf, "digest", "--period", "2025",
-        #   "--preview"), then "--send" and show what arrived in smtp.messages().
+        heading("clients --period 2025: the verdicts")
+        rc, out = capture(binary, conf, "clients", "--period", "2025")
+        print(out, end="")
+        failures += rc != 0
+
+        heading("digest --period 2025 --send")
+        rc = run(binary, conf, "digest", "--period", "2025", "--send")
+        failures += rc != 0
+        received = smtp.messages()
+        heading(f"the digest that arrived ({len(received)} message(s) at the SMTP sink)")
+        if received:
+            mail = email.message_from_bytes(received[-1], policy=email.policy.default)
+            print(f"Subject: {mail['Subject']}\nTo: {mail['To']}\n")
+            part = mail.get_body(preferencelist=("plain",))
+            print(part.get_content() if part is not None else "(no text part)")
     finally:
         smtp.stop()
         dovecot.stop()
