@@ -11,7 +11,8 @@
    in 2025 in threads of 1-5 messages (alternating in/out, client chosen Zipf-like, so a few
    clients have tens of thousands of messages and most have a few dozen), and SIGNALS
    signal rows drawn from the catalogue's ids with ~60-character excerpts (time signals on
-   the matching direction). Every message stores TEXT_BYTES of text and a body twice that
+   the matching direction). Rows lie in the order a first sync writes them: INBOX by date,
+   then Sent by date, each message's signals in message order. Every message stores TEXT_BYTES of text and a body twice that
    size, as sync would: rows of realistic size, so reading message rows costs what it would
    on a real mailbox. It is cached under build/bench/digest/ keyed by these parameters,
    this script and the binary's schema, so reruns only measure.
@@ -132,18 +133,23 @@ def fill(db, args):
         name = f"{rng.choice(NAMES_A)} {rng.choice(NAMES_B)} {i:04d}"
         clients.append((i + 1, name, f"c{i:04d}.example"))
     cum = zipf_cum_weights(args.clients)
-    # Threads of 1-5 messages until the message count is met; dates sorted in a thread.
-    msgs = []  # (id, client, direction, date, thread)
+    # Threads of 1-5 messages until the message count is met; dates rise in a thread.
+    drawn = []  # (direction, date, client, thread)
     thread = 0
-    while len(msgs) < args.messages:
+    while len(drawn) < args.messages:
         thread += 1
         c = rng.choices(clients, cum_weights=cum)[0]
         length = min(rng.choices([1, 2, 3, 4, 5], [60, 26, 9, 4, 1])[0],
-                     args.messages - len(msgs))
+                     args.messages - len(drawn))
         t = rng.randrange(YEAR_START, YEAR_END - 10 * 86400)
         for k in range(length):
-            msgs.append((len(msgs) + 1, c[0], 1 if k % 2 == 0 else 2, t, thread))
+            drawn.append((1 if k % 2 == 0 else 2, t, c[0], thread))
             t += rng.randrange(600, 3 * 86400)
+    # Row order as a first sync leaves it: INBOX by arrival, then Sent by date.
+    drawn.sort()
+    msgs = [(i + 1, cid, direction, date, th)  # (id, client, direction, date, thread)
+            for i, (direction, date, cid, th) in enumerate(drawn)]
+    del drawn
     inbound = [m[0] for m in msgs if m[2] == 1]
     outbound = [m[0] for m in msgs if m[2] == 2]
     ids, sw = zip(*SIGNALS)
@@ -173,11 +179,16 @@ def fill(db, args):
                    peer if direction == 1 else OWNER, peer if direction == 2 else OWNER,
                    peer, cid, f"Project update {th}", text, body, "en")
 
+    # Sync stores a message's signals right after the message: signal rows in message order.
+    sigs = []
+    for _ in range(args.signals):
+        sig = rng.choices(ids, cum_weights=sig_cum)[0]
+        pool = outbound if sig == "sent_after_hours" else inbound
+        sigs.append((pool[rng.randrange(len(pool))], sig))
+    sigs.sort()
+
     def signal_rows():
-        for _ in range(args.signals):
-            sig = rng.choices(ids, cum_weights=sig_cum)[0]
-            pool = outbound if sig == "sent_after_hours" else inbound
-            mid = pool[rng.randrange(len(pool))]
+        for mid, sig in sigs:
             yield (mid, sig, f"en.{sig}.bench", WEIGHT[sig], rng.choice(excerpts))
 
     t0 = time.monotonic()
@@ -189,8 +200,10 @@ def fill(db, args):
                     " from_addr, rcpt, counterparty, client_id, subject, text, body, lang)"
                     " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     message_rows())
-    con.executemany("INSERT INTO signals(message_id, signal, rule, weight, excerpt)"
-                    " VALUES(?, ?, ?, ?, ?)", signal_rows())
+    # signals.date is the message's date, as store_signals_set() writes it.
+    con.executemany("INSERT INTO signals(message_id, signal, rule, weight, excerpt, date)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, (SELECT date FROM messages WHERE id = ?1))",
+                    signal_rows())
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -203,7 +216,7 @@ def cached_db(binary, args):
     """(config, db, counts) for these parameters, building the database when absent."""
     root = os.path.join(args.workdir, "digest")
     os.makedirs(root, exist_ok=True)
-    probe = os.path.join(root, "schema-probe")
+    probe = os.path.join(root, f"schema-probe-{os.getpid()}")
     shutil.rmtree(probe, ignore_errors=True)
     os.makedirs(probe)
     _, _, schema = create_schema(binary, probe)
@@ -220,10 +233,12 @@ def cached_db(binary, args):
         # The config names a throwaway port; rewrite it, the database stays.
         return write_config(d, os.path.join(d, "redflagd.db")), \
             os.path.join(d, "redflagd.db"), counts
-    # One cached database at a time (each is hundreds of MB): drop other parameters' ones.
+    # One cached database at a time (each is hundreds of MB): drop other parameters'
+    # finished ones. One still being built (no counts.json) may be another run's: kept.
     for old in os.listdir(root):
-        if old != os.path.basename(probe):
+        if os.path.exists(os.path.join(root, old, "counts.json")):
             shutil.rmtree(os.path.join(root, old), ignore_errors=True)
+    shutil.rmtree(d, ignore_errors=True)  # an interrupted build of these parameters
     os.makedirs(d)
     log(f"digest_bench: building {args.clients} clients, {args.messages} messages, "
         f"{args.signals} signals into {d} ...")
@@ -281,7 +296,8 @@ def main():
     except (RuntimeError, OSError, sqlite3.Error, subprocess.SubprocessError) as e:
         print(f"digest_bench: cannot build the database: {e}", file=sys.stderr)
         return 1
-    out_path = os.path.join(os.path.dirname(db), "preview.eml")
+    # Per process: a concurrent run on the same cached database must not unlink it.
+    out_path = os.path.join(os.path.dirname(db), f"preview-{os.getpid()}.eml")
     log(f"\ndigest_bench: {counts['clients']} clients, {counts['messages']} messages in "
         f"{counts['threads']} threads, {counts['signals']} signals, "
         f"{counts.get('text_bytes', 0)} bytes of text per message ({counts['db_mb']} MB)")
@@ -293,6 +309,9 @@ def main():
         results.append(r)
         log(f"  run {i}    {r['wall']:6.2f} s  {r['rss']:8d} KB  {r['size']} bytes  "
             f"{r['note']}")
+    for f in (out_path, out_path + ".rss"):
+        if os.path.exists(f):
+            os.unlink(f)
     good = [r for r in results if r["ok"]]
     log("\nsummary (digest --period 2025 --preview, page cache warm)")
     if not good:
