@@ -1,11 +1,12 @@
 /*
  * review — one period's review from the database (see review.h).
  *
- * Two passes per period over rows selected by date (index messages_date): all messages (for
- * threads and volume) and all signals. Evidence is not read in the scan: per client and
- * signal only the ids of the three most recent counted occurrences are kept, and their
- * subjects and excerpts are fetched at the end, so a million signal rows cost a million small
- * rows, not a million excerpts.
+ * One pass per period over a covering index (store.c): each message of the period with
+ * its client, thread, direction and the summary of its signals ("rush:1.5,payment:2"),
+ * fed straight to the scorer. Evidence is not read in the scan: per client and signal only
+ * the three most recent counted occurrences (message id and date) are kept, and their
+ * subjects and excerpts are fetched at the end in message order, so a million signals cost
+ * a million short index entries, not a million rows.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "redflag/classify.h"
+#include "redflag/log.h"
 #include "redflag/review.h"
 #include "redflag/util.h"
 
@@ -27,7 +29,7 @@ struct client_info {
 };
 
 struct ev_slot {
-	int64_t id, date; /* signal row, message date; id 0 = empty */
+	int64_t message, date; /* messages.id and date; message 0 = empty */
 };
 
 struct scan {
@@ -37,9 +39,7 @@ struct scan {
 	const struct score_signal_def *defs;
 	const struct rules_signal *const *cat; /* catalogue entries, parallel to defs */
 	size_t n_defs;
-	struct ev_slot *ev;   /* n_clients × n_defs × SCORE_MAX_EVIDENCE, or NULL */
-	uint64_t *has_signal; /* bitmap over messages.id: the message carries a signal */
-	size_t n_bits;
+	struct ev_slot *ev; /* n_clients × n_defs × SCORE_MAX_EVIDENCE, or NULL */
 	uint64_t messages, signals;
 };
 
@@ -85,88 +85,99 @@ static int client_index(const struct scan *sc, int64_t id)
 	return sc->idx[id];
 }
 
-/* Message ids are rowids: dense, so a bitmap is the smallest set of them. */
-static void bit_set(struct scan *sc, int64_t id)
+/* Keeps the SCORE_MAX_EVIDENCE most recent occurrences, newest first. */
+static void keep_evidence(struct ev_slot *slot, int64_t message, int64_t date)
 {
-	size_t w;
+	size_t i = SCORE_MAX_EVIDENCE;
 
-	if (id < 0)
+	while (i > 0 && (slot[i - 1].message == 0 || slot[i - 1].date < date))
+		i--;
+	if (i >= SCORE_MAX_EVIDENCE)
 		return;
-	w = (size_t)id / 64;
-	if (w >= sc->n_bits) {
-		size_t n = sc->n_bits ? sc->n_bits : 1024;
-
-		while (n <= w)
-			n *= 2;
-		sc->has_signal = xreallocarray(sc->has_signal, n, sizeof(*sc->has_signal));
-		memset(sc->has_signal + sc->n_bits, 0, (n - sc->n_bits) * sizeof(*sc->has_signal));
-		sc->n_bits = n;
-	}
-	sc->has_signal[w] |= 1ULL << ((uint64_t)id % 64);
+	memmove(&slot[i + 1], &slot[i], (SCORE_MAX_EVIDENCE - 1 - i) * sizeof(*slot));
+	slot[i] = (struct ev_slot){.message = message, .date = date};
 }
 
-static bool bit_test(const struct scan *sc, int64_t id)
+/* The catalogue index of the signal named by s[0, n), or n_defs. */
+static size_t find_def(const struct scan *sc, const char *s, size_t n)
 {
-	return id >= 0 && (size_t)id / 64 < sc->n_bits &&
-	       (sc->has_signal[(size_t)id / 64] >> ((uint64_t)id % 64) & 1);
+	for (size_t k = 0; k < sc->n_defs; k++)
+		if (sc->defs[k].id[0] == s[0] && strncmp(sc->defs[k].id, s, n) == 0 &&
+		    sc->defs[k].id[n] == '\0')
+			return k;
+	return sc->n_defs;
+}
+
+/*
+ * A weight as "%g" or SQLite wrote it ("1.5", "2", "2.0"): a million of them make strtod()
+ * (locale-aware, arbitrary precision) a visible cost. Anything unusual falls back to it.
+ */
+static double parse_weight(const char *s, char **end)
+{
+	double v = 0, scale = 1;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (*p++ - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			v += (*p - '0') * (scale /= 10);
+	if (p == s || *p == 'e' || *p == 'E')
+		return strtod(s, end);
+	*end = (char *)p;
+	return v;
 }
 
 static int scan_message(void *arg, const struct store_period_msg *m)
 {
 	struct scan *sc = arg;
 	int c = client_index(sc, m->client);
+	const char *p = m->signals;
+	uint32_t thread;
+	bool neutral = true;
 
 	if (c < 0)
 		return 0;
 	sc->messages++;
-	score_acc_message(sc->acc, (size_t)c, hash_fnv1a64(m->thread, m->thread_len, 0),
-	                  m->direction == RF_DIR_OUT, !bit_test(sc, m->message));
-	return 0;
-}
+	thread = score_acc_thread(sc->acc, (size_t)c, hash_fnv1a64(m->thread, m->thread_len, 0));
+	/* "id:weight,id:weight": ids and weights as store_signals_set() wrote them. */
+	while (*p != '\0') {
+		const char *colon = strchr(p, ':'), *end;
+		char *num_end;
+		double w;
+		size_t k;
 
-/* Keeps the SCORE_MAX_EVIDENCE most recent occurrences, newest first. */
-static void keep_evidence(struct ev_slot *slot, int64_t id, int64_t date)
-{
-	size_t i = SCORE_MAX_EVIDENCE;
-
-	while (i > 0 && (slot[i - 1].id == 0 || slot[i - 1].date < date))
-		i--;
-	if (i >= SCORE_MAX_EVIDENCE)
-		return;
-	memmove(&slot[i + 1], &slot[i], (SCORE_MAX_EVIDENCE - 1 - i) * sizeof(*slot));
-	slot[i] = (struct ev_slot){.id = id, .date = date};
-}
-
-static int scan_signal(void *arg, const struct store_period_signal *g)
-{
-	struct scan *sc = arg;
-	int c = client_index(sc, g->client);
-	size_t k;
-
-	if (c < 0)
-		return 0;
-	for (k = 0; k < sc->n_defs; k++)
-		if (strcmp(sc->defs[k].id, g->signal) == 0)
+		if (colon == NULL)
 			break;
-	if (k == sc->n_defs)
-		return 0; /* a signal the current catalogue no longer has */
-	sc->signals++;
-	bit_set(sc, g->message);
-	if (score_acc_signal(sc->acc, (size_t)c, hash_fnv1a64(g->thread, g->thread_len, 0), k,
-	                     sc->cat[k]->once_per_thread, g->weight) &&
-	    sc->ev != NULL)
-		keep_evidence(&sc->ev[((size_t)c * sc->n_defs + k) * SCORE_MAX_EVIDENCE], g->id,
-		              g->date);
+		w = parse_weight(colon + 1, &num_end);
+		end = strchr(num_end, ',');
+		k = find_def(sc, p, (size_t)(colon - p));
+		if (k < sc->n_defs) {
+			neutral = false;
+			sc->signals++;
+			if (score_acc_signal_in(sc->acc, thread, k, sc->cat[k]->once_per_thread,
+			                        w) &&
+			    sc->ev != NULL)
+				keep_evidence(
+				    &sc->ev[((size_t)c * sc->n_defs + k) * SCORE_MAX_EVIDENCE],
+				    m->message, m->date);
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	score_acc_message_in(sc->acc, thread, m->direction == RF_DIR_OUT, neutral);
 	return 0;
 }
 
-/* Signals first: the message pass needs to know which messages carry none. */
 static int scan_period(struct store *st, struct scan *sc, const struct period *p)
 {
-	int r = store_period_signals(st, p->start, p->end, scan_signal, sc);
+	int64_t t0 = now_ms();
+	int r = store_period_messages(st, p->start, p->end, scan_message, sc);
 
-	if (r == 0)
-		r = store_period_messages(st, p->start, p->end, scan_message, sc);
+	log_debug("review %s: %llu messages, %llu signals: %lld ms", p->key,
+	          (unsigned long long)sc->messages, (unsigned long long)sc->signals,
+	          (long long)(now_ms() - t0));
 	return r;
 }
 
@@ -217,15 +228,60 @@ static const char *lang_name(int i)
 }
 
 /* Fills the signal list of one report client. */
-static int fill_signals(struct store *st, const struct scan *sc, size_t c,
-                        const struct score_result *cur, const struct score_result *prev, int lang,
-                        struct score_client *out)
+/* Evidence read ahead of the report, in message order. */
+struct ev_row {
+	size_t slot; /* index into scan.ev */
+	int64_t message, date;
+	char *subject, *excerpt; /* moved into the report when used */
+};
+
+static int ev_row_cmp(const void *a, const void *b)
+{
+	const struct ev_row *x = a, *y = b;
+
+	return x->message < y->message ? -1 : x->message > y->message;
+}
+
+/*
+ * Reads the evidence of every kept slot, in message order (neighbouring rows share pages);
+ * *rows is then indexed through *by_slot (slot → row + 1, 0 = none).
+ */
+static int read_evidence(struct store *st, const struct scan *sc, size_t n_clients,
+                         struct ev_row **rows, size_t *n_rows, uint32_t **by_slot)
+{
+	size_t n_slots = n_clients * sc->n_defs * SCORE_MAX_EVIDENCE, n = 0;
+	int r = 0;
+
+	*rows = xcalloc(n_slots + 1, sizeof(**rows));
+	*by_slot = xcalloc(n_slots + 1, sizeof(**by_slot));
+	for (size_t i = 0; i < n_slots; i++)
+		if (sc->ev[i].message)
+			(*rows)[n++] = (struct ev_row){.slot = i, .message = sc->ev[i].message};
+	qsort(*rows, n, sizeof(**rows), ev_row_cmp);
+	*n_rows = n;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct ev_row *e = &(*rows)[i];
+		size_t k = e->slot / SCORE_MAX_EVIDENCE % sc->n_defs;
+
+		r = store_evidence(st, e->message, sc->defs[k].id, &e->date, &e->subject,
+		                   &e->excerpt);
+		if (r == 0)
+			(*by_slot)[e->slot] = (uint32_t)i + 1;
+		else if (r == -ENOENT)
+			r = 0; /* reclassified meanwhile: no evidence rather than a wrong one */
+	}
+	return r;
+}
+
+static void fill_signals(struct ev_row *rows, const uint32_t *by_slot, const struct scan *sc,
+                         size_t c, const struct score_result *cur, const struct score_result *prev,
+                         int lang, struct score_client *out)
 {
 	out->signals = xcalloc(sc->n_defs + 1, sizeof(*out->signals)); /* + old_rate */
 	for (size_t k = 0; k < sc->n_defs; k++) {
 		unsigned pc = prev->counts ? prev->counts[k] : 0;
 		struct score_signal *s;
-		const struct ev_slot *slot;
+		size_t slot;
 
 		if (cur->counts[k] == 0 && pc == 0)
 			continue;
@@ -236,20 +292,21 @@ static int fill_signals(struct store *st, const struct scan *sc, size_t c,
 		s->weight = cur->weights[k];
 		s->count = cur->counts[k];
 		s->prev_count = pc;
-		slot = &sc->ev[(c * sc->n_defs + k) * SCORE_MAX_EVIDENCE];
-		for (size_t e = 0; e < SCORE_MAX_EVIDENCE && slot[e].id; e++) {
+		slot = (c * sc->n_defs + k) * SCORE_MAX_EVIDENCE;
+		for (size_t e = 0; e < SCORE_MAX_EVIDENCE && sc->ev[slot + e].message; e++) {
+			struct ev_row *row;
 			struct score_evidence *ev = &s->evidence[s->n_evidence];
-			int r =
-			    store_evidence(st, slot[e].id, &ev->date, &ev->subject, &ev->excerpt);
 
-			if (r == -ENOENT)
+			if (by_slot[slot + e] == 0)
 				continue;
-			if (r < 0)
-				return r;
+			row = &rows[by_slot[slot + e] - 1];
+			ev->date = row->date;
+			ev->subject = row->subject;
+			ev->excerpt = row->excerpt;
+			row->subject = row->excerpt = NULL;
 			s->n_evidence++;
 		}
 	}
-	return 0;
 }
 
 /* old_rate: a client-level signal with the config's note as its evidence. */
@@ -286,9 +343,17 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 	int64_t max_id = 0, rate_when = now < p->end ? now : p->end - 1;
 	int li = lang_index(lang), r;
 	bool *old_rate = NULL;
+	struct ev_row *ev_rows = NULL;
+	uint32_t *ev_by_slot = NULL;
+	int64_t t0, t1;
+	size_t n_ev_rows = 0;
 
 	*out = NULL;
 	review_params(cfg, &params);
+	/* One snapshot for every read below: consistent, and one lock instead of thousands. */
+	r = store_begin_read(st);
+	if (r < 0)
+		goto fail;
 	r = store_clients_foreach(st, cfg->clients_need_reply, collect_client, &b);
 	if (r < 0)
 		goto fail;
@@ -341,6 +406,7 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 		}
 	}
 
+	t0 = now_ms();
 	r = scan_period(st, &cur, p);
 	if (r == 0 && period_previous(p, cfg->owner.timezone, &pp) == 0)
 		r = scan_period(st, &prev, &pp);
@@ -348,6 +414,16 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 		memset(&pp, 0, sizeof(pp));
 	if (r < 0)
 		goto fail;
+
+	t1 = now_ms();
+	r = read_evidence(st, &cur, b.n_clients, &ev_rows, &n_ev_rows, &ev_by_slot);
+	if (r < 0)
+		goto fail;
+	log_debug("review %s: %zu clients, %llu messages, %llu signals: scans %lld ms, "
+	          "%zu pieces of evidence %lld ms",
+	          p->key, b.n_clients, (unsigned long long)cur.messages,
+	          (unsigned long long)cur.signals, (long long)(t1 - t0), n_ev_rows,
+	          (long long)(now_ms() - t1));
 
 	rep = xcalloc(1, sizeof(*rep));
 	snprintf(rep->period, sizeof(rep->period), "%s", p->key);
@@ -397,10 +473,8 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 			c->prev_red_share = rp.red_share;
 			c->prev_green_share = rp.green_share;
 		}
-		r = fill_signals(st, &cur, i, &rc, rp.active ? &rp : &(struct score_result){0}, li,
-		                 c);
-		if (r < 0)
-			goto fail;
+		fill_signals(ev_rows, ev_by_slot, &cur, i, &rc,
+		             rp.active ? &rp : &(struct score_result){0}, li, c);
 		if (old_rate[i]) {
 			const struct rf_client_conf *cc = client_conf(cfg, ci->name);
 			char ev[128];
@@ -438,12 +512,17 @@ fail:
 	snprintf(err, errlen, "review %s: %s", p->key, store_errmsg(st));
 	r = -EIO;
 out:
+	store_rollback(st); /* ends the read transaction; nothing was written */
 	score_report_free(&rep);
 	score_acc_free(&cur.acc);
 	score_acc_free(&prev.acc);
 	free(cur.ev);
-	free(cur.has_signal);
-	free(prev.has_signal);
+	for (size_t i = 0; i < n_ev_rows; i++) {
+		free(ev_rows[i].subject);
+		free(ev_rows[i].excerpt);
+	}
+	free(ev_rows);
+	free(ev_by_slot);
 	free(old_rate);
 	free(idx);
 	free(defs);

@@ -69,7 +69,7 @@ enum score_verdict score_verdict(const struct score_params *p, double red_share,
 }
 
 struct thread {
-	uint64_t key;    /* thread hash; 0 = empty slot (real keys are made nonzero) */
+	uint64_t key;    /* well-mixed hash of (client, thread) */
 	uint32_t client; /* with key, the identity */
 	uint32_t head;   /* first node of its signal list + 1; 0 = no signal yet */
 };
@@ -80,9 +80,16 @@ struct node {
 	float w; /* highest weight of sig in this thread */
 };
 
+/* A hash slot holds the whole identity, so a lookup touches one cache line. */
+struct slot {
+	uint64_t key;
+	uint32_t client;
+	uint32_t index; /* thread index + 1; 0 = empty */
+};
+
 struct client_acc {
 	unsigned threads, neutral;
-	unsigned messages_in, messages_out, out_after_hours;
+	unsigned messages_in, messages_out;
 	bool old_rate;
 	double old_rate_w;
 	double red, green, price_w, other_w;
@@ -96,8 +103,15 @@ struct score_acc {
 	struct client_acc *clients;
 	unsigned *counts; /* n_clients × n_defs */
 	double *weights;  /* n_clients × n_defs */
+	/*
+	 * Threads live in a dense array (their index is the handle callers keep); an open
+	 * addressing table of indexes + 1 finds them by key. The table is rebuilt when it grows,
+	 * the array only reallocated, so handles stay valid.
+	 */
 	struct thread *threads;
-	size_t cap, used; /* power of two; used slots */
+	size_t n_threads, cap_threads;
+	struct slot *slots;
+	size_t cap; /* power of two */
 	struct node *nodes;
 	size_t n_nodes, cap_nodes;
 };
@@ -115,7 +129,7 @@ struct score_acc *score_acc_new(const struct score_params *p, const struct score
 	a->counts = xcalloc(n_clients * n_defs + 1, sizeof(*a->counts));
 	a->weights = xcalloc(n_clients * n_defs + 1, sizeof(*a->weights));
 	a->cap = 1024;
-	a->threads = xcalloc(a->cap, sizeof(*a->threads));
+	a->slots = xcalloc(a->cap, sizeof(*a->slots));
 	return a;
 }
 
@@ -129,12 +143,13 @@ void score_acc_free(struct score_acc **acc)
 	free(a->counts);
 	free(a->weights);
 	free(a->threads);
+	free(a->slots);
 	free(a->nodes);
 	free(a);
 	*acc = NULL;
 }
 
-/* A well-mixed nonzero key for (client, thread). */
+/* A well-mixed key for (client, thread). */
 static uint64_t thread_key(size_t client, uint64_t thread)
 {
 	uint64_t k = thread ^ ((uint64_t)client * 0x9E3779B97F4A7C15ULL);
@@ -142,59 +157,65 @@ static uint64_t thread_key(size_t client, uint64_t thread)
 	k ^= k >> 33;
 	k *= 0xff51afd7ed558ccdULL;
 	k ^= k >> 33;
-	return k ? k : 1;
+	return k;
 }
 
 static void grow(struct score_acc *a)
 {
-	struct thread *old = a->threads;
-	size_t old_cap = a->cap;
-
 	a->cap *= 2;
-	a->threads = xcalloc(a->cap, sizeof(*a->threads));
-	for (size_t i = 0; i < old_cap; i++) {
+	free(a->slots);
+	a->slots = xcalloc(a->cap, sizeof(*a->slots));
+	for (size_t i = 0; i < a->n_threads; i++) {
+		const struct thread *t = &a->threads[i];
 		size_t j;
 
-		if (old[i].key == 0)
-			continue;
-		for (j = old[i].key & (a->cap - 1); a->threads[j].key; j = (j + 1) & (a->cap - 1))
+		for (j = t->key & (a->cap - 1); a->slots[j].index; j = (j + 1) & (a->cap - 1))
 			;
-		a->threads[j] = old[i];
+		a->slots[j] =
+		    (struct slot){.key = t->key, .client = t->client, .index = (uint32_t)i + 1};
 	}
-	free(old);
 }
 
-/* The thread's slot, inserted (and counted for the client) when new. */
-static struct thread *thread_get(struct score_acc *a, size_t client, uint64_t thread)
+uint32_t score_acc_thread(struct score_acc *a, size_t client, uint64_t thread)
 {
 	uint64_t k = thread_key(client, thread);
 	size_t j;
 
-	if ((a->used + 1) * 2 > a->cap)
+	if (client >= a->n_clients)
+		return UINT32_MAX;
+	if ((a->n_threads + 1) * 2 > a->cap)
 		grow(a);
-	for (j = k & (a->cap - 1); a->threads[j].key; j = (j + 1) & (a->cap - 1))
-		if (a->threads[j].key == k && a->threads[j].client == client)
-			return &a->threads[j];
-	a->threads[j].key = k;
-	a->threads[j].client = (uint32_t)client;
-	a->used++;
+	for (j = k & (a->cap - 1); a->slots[j].index; j = (j + 1) & (a->cap - 1))
+		if (a->slots[j].key == k && a->slots[j].client == client)
+			return a->slots[j].index - 1;
+	if (a->n_threads == a->cap_threads) {
+		a->cap_threads = a->cap_threads ? 2 * a->cap_threads : 1024;
+		a->threads = xreallocarray(a->threads, a->cap_threads, sizeof(*a->threads));
+	}
+	a->threads[a->n_threads] = (struct thread){.key = k, .client = (uint32_t)client};
+	a->slots[j] =
+	    (struct slot){.key = k, .client = (uint32_t)client, .index = (uint32_t)++a->n_threads};
 	a->clients[client].threads++;
-	return &a->threads[j];
+	return (uint32_t)(a->n_threads - 1);
 }
 
-void score_acc_message(struct score_acc *a, size_t client, uint64_t thread, bool out, bool neutral)
+void score_acc_message_in(struct score_acc *a, uint32_t thread, bool out, bool neutral)
 {
 	struct client_acc *c;
 
-	if (client >= a->n_clients)
+	if (thread >= a->n_threads)
 		return;
-	c = &a->clients[client];
-	thread_get(a, client, thread);
+	c = &a->clients[a->threads[thread].client];
 	if (out)
 		c->messages_out++;
 	else
 		c->messages_in++;
 	c->neutral += neutral;
+}
+
+void score_acc_message(struct score_acc *a, size_t client, uint64_t thread, bool out, bool neutral)
+{
+	score_acc_message_in(a, score_acc_thread(a, client, thread), out, neutral);
 }
 
 /* Adds delta points of signal sig to the client's sides. */
@@ -212,17 +233,19 @@ static void add_points(struct score_acc *a, size_t client, size_t sig, double de
 		c->red += delta, c->other_w += delta;
 }
 
-bool score_acc_signal(struct score_acc *a, size_t client, uint64_t thread, size_t sig,
-                      bool once_per_thread, double w)
+bool score_acc_signal_in(struct score_acc *a, uint32_t thread, size_t sig, bool once_per_thread,
+                         double w)
 {
 	struct thread *t;
 	struct node *n = NULL;
+	size_t client;
 
-	if (client >= a->n_clients || sig >= a->n_defs)
+	if (thread >= a->n_threads || sig >= a->n_defs)
 		return false;
 	if (w < 0)
 		w = 0;
-	t = thread_get(a, client, thread);
+	t = &a->threads[thread];
+	client = t->client;
 	for (uint32_t i = t->head; i; i = a->nodes[i - 1].next)
 		if (a->nodes[i - 1].sig == sig) {
 			n = &a->nodes[i - 1];
@@ -249,6 +272,14 @@ bool score_acc_signal(struct score_acc *a, size_t client, uint64_t thread, size_
 		return false;
 	a->counts[client * a->n_defs + sig]++;
 	return true;
+}
+
+bool score_acc_signal(struct score_acc *a, size_t client, uint64_t thread, size_t sig,
+                      bool once_per_thread, double w)
+{
+	if (client >= a->n_clients || sig >= a->n_defs)
+		return false;
+	return score_acc_signal_in(a, score_acc_thread(a, client, thread), sig, once_per_thread, w);
 }
 
 void score_acc_old_rate(struct score_acc *a, size_t client, double w)

@@ -105,17 +105,34 @@ static const char *const migrations[] = {
      * again when the whole message has gone to the server (transmitted_at), so that after a
      * crash between the server's 250 and our commit the period is recognised as possibly
      * delivered and not sent twice. attempt counts forced re-sends (part of the Message-ID).
-     * Period scans select messages by date.
+     *
+     * A review reads every message of a period with its signals. Through the tables that
+     * is one random page per row (message rows are kilobytes); through a covering index it
+     * is a sequential read of a few dozen bytes per message. So each message carries a
+     * summary of its signals ("rush:1.5,payment:2"), written with the signals, and the
+     * index covers it; the signal rows themselves are read only for evidence, and carry
+     * their message's date and subject so that even that does not touch message rows.
      */
     "ALTER TABLE digests ADD COLUMN prepared_at INTEGER;"
     "ALTER TABLE digests ADD COLUMN transmitted_at INTEGER;"
     "ALTER TABLE digests ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX messages_date ON messages(date);"
+    "ALTER TABLE signals ADD COLUMN date INTEGER;"
+    "ALTER TABLE signals ADD COLUMN subject TEXT;"
+    "UPDATE signals SET (date, subject) = (SELECT m.date, m.subject FROM messages m"
+    " WHERE m.id = signals.message_id);"
+    "ALTER TABLE messages ADD COLUMN signals TEXT;"
+    "UPDATE messages SET signals = (SELECT group_concat(s.signal || ':' || s.weight, ',')"
+    " FROM signals s WHERE s.message_id = messages.id);"
+    "CREATE INDEX messages_period ON messages(date, client_id, direction, thread_id, signals);"
+    /* The client list's per-client counts and first/last dates, without the rows. */
+    "DROP INDEX IF EXISTS messages_client;"
+    "CREATE INDEX messages_client ON messages(client_id, direction, date);"
     "PRAGMA user_version = 2;",
 };
 
 enum stmt_id {
 	ST_BEGIN,
+	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_MAILBOX_GET,
@@ -137,7 +154,6 @@ enum stmt_id {
 	ST_MSG_BY_MSGID,
 	ST_MSG_IDS_AFTER,
 	ST_PERIOD_MSGS,
-	ST_PERIOD_SIGS,
 	ST_EVIDENCE,
 	ST_DIGEST_GET,
 	ST_DIGEST_PREPARE,
@@ -149,6 +165,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN DEFERRED",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_MAILBOX_GET] = "SELECT uidvalidity, last_uid, highest_modseq FROM sync_state"
@@ -197,11 +214,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " WHERE ?1 = 0 OR c.configured <> 0 OR c.owner_wrote <> 0"
                    " GROUP BY c.id ORDER BY n DESC, c.name",
     [ST_SIG_DELETE] = "DELETE FROM signals WHERE message_id = ?1",
-    [ST_SIG_INSERT] = "INSERT INTO signals(message_id, signal, rule, weight, excerpt)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SIG_INSERT] = "INSERT INTO signals(message_id, signal, rule, weight, excerpt, date,"
+                      " subject) SELECT ?1, ?2, ?3, ?4, ?5, date, subject FROM messages"
+                      " WHERE id = ?1",
     [ST_SIG_LIST] = "SELECT signal, rule, weight, excerpt FROM signals WHERE message_id = ?1"
                     " ORDER BY id",
-    [ST_MSG_SET_LANG] = "UPDATE messages SET lang = ?2 WHERE id = ?1",
+    [ST_MSG_SET_LANG] = "UPDATE messages SET lang = ?2, signals = ?3 WHERE id = ?1",
     [ST_MSG_SET_TEXT] = "UPDATE messages SET text = ?2 WHERE id = ?1",
 #define MSG_ROW_COLUMNS                                                                            \
 	"m.id, m.account, m.mailbox, m.uid, m.message_id, m.date, m.direction, m.from_addr,"       \
@@ -211,13 +229,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MSG_BY_MSGID] = "SELECT " MSG_ROW_COLUMNS " WHERE m.message_id = ?1 ORDER BY m.id",
     [ST_MSG_IDS_AFTER] = "SELECT id FROM messages WHERE id > ?1 AND parse_error IS NULL"
                          " ORDER BY id LIMIT ?2",
-    [ST_PERIOD_MSGS] = "SELECT client_id, thread_id, direction, id FROM messages"
+    [ST_PERIOD_MSGS] = "SELECT client_id, thread_id, direction, id, date, signals FROM messages"
                        " WHERE date >= ?1 AND date < ?2 AND client_id IS NOT NULL",
-    [ST_PERIOD_SIGS] = "SELECT s.id, m.client_id, m.thread_id, m.direction, m.date, s.signal,"
-                       " s.weight, m.id FROM messages m JOIN signals s ON s.message_id = m.id"
-                       " WHERE m.date >= ?1 AND m.date < ?2 AND m.client_id IS NOT NULL",
-    [ST_EVIDENCE] = "SELECT m.date, m.subject, s.excerpt FROM signals s"
-                    " JOIN messages m ON m.id = s.message_id WHERE s.id = ?1",
+    [ST_EVIDENCE] = "SELECT date, subject, excerpt FROM signals"
+                    " WHERE message_id = ?1 AND signal = ?2 ORDER BY id LIMIT 1",
     [ST_DIGEST_GET] = "SELECT message_id, attempt, prepared_at, transmitted_at, sent_at"
                       " FROM digests WHERE period = ?1",
     [ST_DIGEST_PREPARE] = "INSERT INTO digests(period, message_id, attempt, prepared_at)"
@@ -600,6 +615,11 @@ int store_begin(struct store *s)
 	return exec_simple(s, ST_BEGIN, "begin");
 }
 
+int store_begin_read(struct store *s)
+{
+	return exec_simple(s, ST_BEGIN_READ, "begin");
+}
+
 int store_commit(struct store *s)
 {
 	return exec_simple(s, ST_COMMIT, "commit");
@@ -940,6 +960,7 @@ int store_signals_set(struct store *s, int64_t message, const char *lang,
                       const struct store_signal *v, size_t n)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_SIG_DELETE);
+	struct strbuf sum = STRBUF_INIT;
 	int rc;
 
 	if (st == NULL)
@@ -949,10 +970,15 @@ int store_signals_set(struct store *s, int64_t message, const char *lang,
 	stmt_done(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(s, rc, "signals delete");
+	/* The summary the period index covers: "id:weight,..." (%g never prints a comma). */
+	for (size_t i = 0; i < n; i++)
+		strbuf_appendf(&sum, "%s%s:%g", i ? "," : "", v[i].signal, v[i].weight);
 	for (size_t i = 0; i < n; i++) {
 		st = stmt_get(s, ST_SIG_INSERT);
-		if (st == NULL)
+		if (st == NULL) {
+			strbuf_release(&sum);
 			return -EIO;
+		}
 		sqlite3_bind_int64(st, 1, message);
 		bind_text(st, 2, v[i].signal, false);
 		bind_text(st, 3, v[i].rule, true);
@@ -960,16 +986,22 @@ int store_signals_set(struct store *s, int64_t message, const char *lang,
 		bind_text(st, 5, v[i].excerpt, true);
 		rc = sqlite3_step(st);
 		stmt_done(st);
-		if (rc != SQLITE_DONE)
+		if (rc != SQLITE_DONE) {
+			strbuf_release(&sum);
 			return db_fail(s, rc, "signal insert");
+		}
 	}
 	st = stmt_get(s, ST_MSG_SET_LANG);
-	if (st == NULL)
+	if (st == NULL) {
+		strbuf_release(&sum);
 		return -EIO;
+	}
 	sqlite3_bind_int64(st, 1, message);
 	bind_text(st, 2, lang, true);
+	bind_text(st, 3, sum.data, true);
 	rc = sqlite3_step(st);
 	stmt_done(st);
+	strbuf_release(&sum);
 	return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "message language");
 }
 
@@ -1121,6 +1153,8 @@ int store_period_messages(struct store *s, int64_t from, int64_t to,
 		    .thread_len = (size_t)sqlite3_column_bytes(st, 1),
 		    .direction = sqlite3_column_int(st, 2),
 		    .message = sqlite3_column_int64(st, 3),
+		    .date = sqlite3_column_int64(st, 4),
+		    .signals = column_text(st, 5),
 		};
 
 		r = fn(arg, &m);
@@ -1133,49 +1167,16 @@ int store_period_messages(struct store *s, int64_t from, int64_t to,
 	return r;
 }
 
-int store_period_signals(struct store *s, int64_t from, int64_t to,
-                         int (*fn)(void *arg, const struct store_period_signal *g), void *arg)
-{
-	sqlite3_stmt *st = stmt_get(s, ST_PERIOD_SIGS);
-	int rc, r = 0;
-
-	if (st == NULL)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, from);
-	sqlite3_bind_int64(st, 2, to);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *thread = (const char *)sqlite3_column_text(st, 2);
-		struct store_period_signal g = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .client = sqlite3_column_int64(st, 1),
-		    .thread = thread ? thread : "",
-		    .thread_len = (size_t)sqlite3_column_bytes(st, 2),
-		    .direction = sqlite3_column_int(st, 3),
-		    .date = sqlite3_column_int64(st, 4),
-		    .signal = column_text(st, 5),
-		    .weight = sqlite3_column_double(st, 6),
-		    .message = sqlite3_column_int64(st, 7),
-		};
-
-		r = fn(arg, &g);
-		if (r != 0)
-			break;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(s, rc, "period signals");
-	stmt_done(st);
-	return r;
-}
-
-int store_evidence(struct store *s, int64_t signal_id, int64_t *date, char **subject,
-                   char **excerpt)
+int store_evidence(struct store *s, int64_t message, const char *signal, int64_t *date,
+                   char **subject, char **excerpt)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_EVIDENCE);
 	int rc, r = 0;
 
 	if (st == NULL)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, signal_id);
+	sqlite3_bind_int64(st, 1, message);
+	bind_text(st, 2, signal, false);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*date = sqlite3_column_int64(st, 0);

@@ -178,6 +178,16 @@ void score_acc_message(struct score_acc *acc, size_t client, uint64_t thread, bo
 bool score_acc_signal(struct score_acc *acc, size_t client, uint64_t thread, size_t sig,
                       bool once_per_thread, double w);
 
+/*
+ * The same two calls through a thread handle, for callers that meet a thread many times:
+ * score_acc_thread() registers (client, thread) once and returns a handle that stays valid
+ * until score_acc_free() (UINT32_MAX for a client out of range, which the _in calls ignore).
+ */
+uint32_t score_acc_thread(struct score_acc *acc, size_t client, uint64_t thread);
+void score_acc_message_in(struct score_acc *acc, uint32_t thread, bool out, bool neutral);
+bool score_acc_signal_in(struct score_acc *acc, uint32_t thread, size_t sig, bool once_per_thread,
+                         double w);
+
 /* Marks client as on an old rate (a client-level red signal with weight w, price kind). */
 void score_acc_old_rate(struct score_acc *acc, size_t client, double w);
 

@@ -49,6 +49,12 @@ void store_set_busy_timeout(struct store *s, int ms);
  */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
+/*
+ * BEGIN DEFERRED: a read transaction, ended with store_commit() or store_rollback(). Many
+ * reads in one snapshot take the WAL read lock once instead of once per statement, and see
+ * one consistent state of the database.
+ */
+int store_begin_read(struct store *s);
 int store_rollback(struct store *s);
 
 /* Sync checkpoint of one mailbox of one account. */
@@ -152,7 +158,8 @@ struct store_signal {
 
 /*
  * Replaces the signals of the message with row id message by v[0..n) and records the
- * detected language (inside the caller's transaction). 0 or -EIO.
+ * detected language and the signals' summary on the message (inside the caller's
+ * transaction). 0 or -EIO.
  */
 int store_signals_set(struct store *s, int64_t message, const char *lang,
                       const struct store_signal *v, size_t n);
@@ -202,45 +209,32 @@ int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_
 
 /* ---------------------------------------------------------------- review */
 
-/* A message of a period, as scoring needs it. Strings valid only during the callback. */
+/* A message of the period, as scoring needs it. Strings valid only during the callback. */
 struct store_period_msg {
 	int64_t client;     /* clients.id */
 	const char *thread; /* thread id (first References id, ...); "" when unknown */
 	size_t thread_len;
-	int direction;   /* enum rf_direction */
-	int64_t message; /* messages.id */
+	int direction;       /* enum rf_direction */
+	int64_t message;     /* messages.id */
+	int64_t date;        /* UTC seconds */
+	const char *signals; /* "rush:1.5,payment:2" as store_signals_set() wrote it; "" = none */
 };
 
 /*
  * Calls fn for every message with a client dated in [from, to) (UTC seconds), in no
- * particular order; stops on fn's nonzero return and returns it. 0 or -EIO.
+ * particular order, from one covering index (no message row is read); stops on fn's
+ * nonzero return and returns it. 0 or -EIO.
  */
 int store_period_messages(struct store *s, int64_t from, int64_t to,
                           int (*fn)(void *arg, const struct store_period_msg *m), void *arg);
 
-/* A signal of a message of a period. Strings valid only during the callback. */
-struct store_period_signal {
-	int64_t id; /* signals.id, for store_evidence() */
-	int64_t client;
-	const char *thread;
-	size_t thread_len;
-	int direction;
-	int64_t date;
-	const char *signal;
-	double weight;
-	int64_t message; /* messages.id */
-};
-
-/* Calls fn for every signal of those messages; returns like store_period_messages(). */
-int store_period_signals(struct store *s, int64_t from, int64_t to,
-                         int (*fn)(void *arg, const struct store_period_signal *g), void *arg);
-
 /*
- * The evidence for one signal row: its message's date and subject and the signal's excerpt
- * (new strings the caller frees; "" when NULL in the table). 0, -ENOENT or -EIO.
+ * The evidence for a signal of a message: the first stored row of that signal, with the
+ * message's date and subject (copied into the signal row when it was stored) and the
+ * signal's excerpt (new strings the caller frees; "" when NULL). 0, -ENOENT or -EIO.
  */
-int store_evidence(struct store *s, int64_t signal_id, int64_t *date, char **subject,
-                   char **excerpt);
+int store_evidence(struct store *s, int64_t message, const char *signal, int64_t *date,
+                   char **subject, char **excerpt);
 
 /*
  * The digest ledger, one row per period. The sender writes prepared_at before it connects,

@@ -200,10 +200,13 @@ def fill(db, args):
                     " from_addr, rcpt, counterparty, client_id, subject, text, body, lang)"
                     " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     message_rows())
-    # signals.date is the message's date, as store_signals_set() writes it.
-    con.executemany("INSERT INTO signals(message_id, signal, rule, weight, excerpt, date)"
-                    " VALUES(?1, ?2, ?3, ?4, ?5, (SELECT date FROM messages WHERE id = ?1))",
-                    signal_rows())
+    # A signal row carries its message's date and subject, as store_signals_set() writes it.
+    con.executemany("INSERT INTO signals(message_id, signal, rule, weight, excerpt, date,"
+                    " subject) SELECT ?1, ?2, ?3, ?4, ?5, date, subject FROM messages"
+                    " WHERE id = ?1", signal_rows())
+    # ... and each message the summary of its signals that the period index covers.
+    con.execute("UPDATE messages SET signals = (SELECT group_concat(s.signal || ':' || s.weight,"
+                " ',') FROM signals s WHERE s.message_id = messages.id)")
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()

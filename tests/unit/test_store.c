@@ -229,14 +229,14 @@ static void test_fresh_schema(void **state)
 	    {"messages", "id, account, mailbox, uidvalidity, uid, size, message_id, dedup_key, "
 	                 "thread_id, in_reply_to, date, tz_offset, direction, from_addr, "
 	                 "from_name, rcpt, counterparty, client_id, subject, body, text, flags, "
-	                 "lang, parse_error"},
-	    {"signals", "id, message_id, signal, rule, weight, excerpt"},
+	                 "lang, parse_error, signals"},
+	    {"signals", "id, message_id, signal, rule, weight, excerpt, date, subject"},
 	    {"sync_state", "account, mailbox, uidvalidity, last_uid, highest_modseq, updated_at"},
 	    {"digests", "id, period, sent_at, message_id, prepared_at, transmitted_at, attempt"},
 	    {"outbox", "id, client_id, kind, lang, message_id, sent_at"},
 	};
 	static const char *const indexes[] = {"messages_dedup", "messages_client",
-	                                      "signals_message", "messages_date"};
+	                                      "signals_message", "messages_period"};
 	struct fx *f = *state;
 	struct store *s = open_ok(f->db);
 	const struct tmsg t = {"a@x", "acme", true, RF_DIR_IN, 1700000000};
@@ -336,32 +336,29 @@ struct scan_count {
 static int count_msg(void *arg, const struct store_period_msg *m)
 {
 	struct scan_count *c = arg;
+	int64_t date = 0;
+	char *subject = NULL, *excerpt = NULL;
 
 	c->messages++;
 	c->out += m->direction == RF_DIR_OUT;
 	c->client = m->client;
 	assert_true(m->thread_len == strlen(m->thread));
-	return 0;
-}
-
-static int count_sig(void *arg, const struct store_period_signal *g)
-{
-	struct scan_count *c = arg;
-	int64_t date = 0;
-	char *subject = NULL, *excerpt = NULL;
-
+	if (m->signals[0] == '\0')
+		return 0;
 	c->signals++;
-	assert_string_equal(g->signal, "rush");
+	/* The summary store_signals_set() wrote; %g keeps weights short. */
+	assert_string_equal(m->signals, "rush:1.5,praise:1");
 	/* Evidence can be read while the scan runs (another statement). */
-	assert_int_equal(store_evidence(c->s, g->id, &date, &subject, &excerpt), 0);
-	assert_int_equal(date, g->date);
-	assert_string_equal(excerpt, "need it ASAP");
+	assert_int_equal(store_evidence(c->s, m->message, "praise", &date, &subject, &excerpt), 0);
+	assert_int_equal(date, m->date); /* the message's date, copied into the signal */
+	assert_string_equal(subject, "Re: logo");
+	assert_string_equal(excerpt, "thanks a lot");
 	free(subject);
 	free(excerpt);
 	return 0;
 }
 
-/* Period scans select by date, [from, to), and only messages that have a client. */
+/* The period scan selects by date, [from, to), and only messages that have a client. */
 static void test_period_scans(void **state)
 {
 	struct fx *f = *state;
@@ -370,7 +367,8 @@ static void test_period_scans(void **state)
 	const struct tmsg out = {"<2@x>", "acme", true, RF_DIR_OUT, 1999};
 	const struct tmsg late = {"<3@x>", "acme", true, RF_DIR_IN, 2000};
 	const struct tmsg none = {"<4@x>", NULL, false, RF_DIR_IN, 1500};
-	const struct store_signal sig = {"rush", "en.rush.asap", 1.5, "need it ASAP"};
+	const struct store_signal sig[] = {{"rush", "en.rush.asap", 1.5, "need it ASAP"},
+	                                   {"praise", "en.praise.thanks", 1.0, "thanks a lot"}};
 	struct scan_count c = {.s = s};
 	int64_t id, date = 0;
 	char *subject = NULL, *excerpt = NULL;
@@ -378,33 +376,46 @@ static void test_period_scans(void **state)
 	assert_int_equal(store_begin(s), 0);
 	assert_int_equal(put(s, "INBOX", 1, 1, &in), 1);
 	id = store_message_last_id(s);
-	assert_int_equal(store_signals_set(s, id, "en", &sig, 1), 0);
+	assert_int_equal(store_signals_set(s, id, "en", sig, 2), 0);
 	assert_int_equal(put(s, "Sent", 1, 2, &out), 1);
 	assert_int_equal(put(s, "INBOX", 1, 3, &late), 1);
-	assert_int_equal(store_signals_set(s, store_message_last_id(s), "en", &sig, 1), 0);
+	assert_int_equal(store_signals_set(s, store_message_last_id(s), "en", sig, 2), 0);
 	assert_int_equal(put(s, "INBOX", 1, 4, &none), 1);
 	assert_int_equal(store_commit(s), 0);
 
 	assert_int_equal(store_period_messages(s, 1000, 2000, count_msg, &c), 0);
 	assert_int_equal(c.messages, 2);
 	assert_int_equal(c.out, 1);
-	assert_true(c.client > 0);
-
-	c.signals = 0;
-	assert_int_equal(store_period_signals(s, 1000, 2000, count_sig, &c), 0);
 	assert_int_equal(c.signals, 1);
-	c.signals = 0;
-	assert_int_equal(store_period_signals(s, 0, 1000, count_sig, &c), 0);
-	assert_int_equal(c.signals, 0);
+	assert_true(c.client > 0);
+	c = (struct scan_count){.s = s};
+	assert_int_equal(store_period_messages(s, 0, 1000, count_msg, &c), 0);
+	assert_int_equal(c.messages, 0);
 
-	id = raw_int(f->db, "SELECT min(id) FROM signals");
-	assert_int_equal(store_evidence(s, id, &date, &subject, &excerpt), 0);
+	/* Re-setting the signals replaces the summary; none clears it. */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_signals_set(s, id, "en", sig, 1), 0);
+	assert_int_equal(store_commit(s), 0);
+	{
+		char *sum =
+		    raw_text(f->db, "SELECT signals FROM messages WHERE message_id = '<1@x>'");
+
+		assert_string_equal(sum, "rush:1.5");
+		free(sum);
+	}
+	assert_int_equal(store_evidence(s, id, "rush", &date, &subject, &excerpt), 0);
 	assert_int_equal(date, 1000);
-	assert_int_equal(store_evidence(s, id + 100, &date, &subject, &excerpt), -ENOENT);
+	assert_int_equal(store_evidence(s, id, "praise", &date, &subject, &excerpt), -ENOENT);
+	assert_int_equal(store_evidence(s, id + 100, "rush", &date, &subject, &excerpt), -ENOENT);
 	assert_string_equal(subject, "Re: logo");
 	assert_string_equal(excerpt, "need it ASAP");
 	free(subject);
 	free(excerpt);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_signals_set(s, id, "en", NULL, 0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM messages WHERE signals IS NOT NULL"),
+	                 1);
 	store_close(&s);
 }
 
@@ -414,8 +425,8 @@ static void test_migrate_v1(void **state)
 	struct fx *f = *state;
 	struct store *s;
 	struct store_digest d;
-
 	sqlite3 *db = NULL;
+	char *v;
 
 	/* The file exists with the old schema before the program first opens it. */
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
@@ -423,7 +434,13 @@ static void test_migrate_v1(void **state)
 	raw_exec(f->db,
 	         "CREATE TABLE digests (id INTEGER PRIMARY KEY, period TEXT NOT NULL "
 	         "UNIQUE, sent_at INTEGER, message_id TEXT);"
-	         "CREATE TABLE messages (id INTEGER PRIMARY KEY, date INTEGER);"
+	         "CREATE TABLE messages (id INTEGER PRIMARY KEY, date INTEGER, client_id INTEGER,"
+	         " direction INTEGER, thread_id TEXT);"
+	         "CREATE TABLE signals (id INTEGER PRIMARY KEY, message_id INTEGER, signal TEXT,"
+	         " weight REAL);"
+	         "ALTER TABLE messages ADD COLUMN subject TEXT;"
+	         "INSERT INTO messages(id, date, subject) VALUES(7, 1234, 'Logo');"
+	         "INSERT INTO signals(message_id, signal, weight) VALUES(7, 'rush', 1);"
 	         "INSERT INTO digests(period, sent_at, message_id) VALUES('2024', 5, '<m@x>');"
 	         "PRAGMA user_version = 1;");
 	s = open_ok(f->db);
@@ -432,6 +449,14 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(d.sent_at, 5);
 	assert_string_equal(d.message_id, "<m@x>");
 	assert_int_equal(d.transmitted_at, 0);
+	/* Existing signals get their message's date for the period scans. */
+	assert_int_equal(raw_int(f->db, "SELECT date FROM signals"), 1234);
+	v = raw_text(f->db, "SELECT signals FROM messages WHERE id = 7");
+	assert_string_equal(v, "rush:1.0");
+	free(v);
+	v = raw_text(f->db, "SELECT subject FROM signals");
+	assert_string_equal(v, "Logo");
+	free(v);
 	store_close(&s);
 }
 
