@@ -313,9 +313,10 @@ static const char *signal_name(const struct lang *L, const char *id)
 struct limits {
 	size_t evidence; /* per signal */
 	size_t clients;  /* clients listed, and names in each of the other lists */
+	size_t bytes;    /* no further client once a part has this many bytes */
 };
 
-static const struct limits all_of_it = {SCORE_MAX_EVIDENCE, SIZE_MAX};
+static const struct limits all_of_it = {SCORE_MAX_EVIDENCE, SIZE_MAX, SIZE_MAX};
 
 /* Characters (code points) in n bytes of valid UTF-8: the width the text part assumes. */
 static size_t width(const char *s, size_t n)
@@ -970,6 +971,10 @@ static void render_text(const struct score_report *r, const struct limits *lim, 
 		strbuf_appendf(o, "  %s\n", L->no_clients);
 	shown = min_size(r->n_clients, lim->clients);
 	for (size_t i = 0; i < shown; i++) {
+		if (o->len >= lim->bytes) {
+			shown = i; /* the rest is counted in the "more clients" line */
+			break;
+		}
 		if (i > 0)
 			strbuf_appendc(o, '\n');
 		text_client(r, L, lim, i + 1, &r->clients[i], o);
@@ -1331,8 +1336,13 @@ static void render_html(const struct score_report *r, const struct limits *lim, 
 	}
 	html_section_end(o);
 	shown = min_size(r->n_clients, lim->clients);
-	for (size_t i = 0; i < shown; i++)
+	for (size_t i = 0; i < shown; i++) {
+		if (o->len >= lim->bytes) {
+			shown = i;
+			break;
+		}
 		html_client(r, L, lim, i + 1, &r->clients[i], o);
+	}
 	if (r->n_clients > shown) {
 		strbuf_reset(&t);
 		put_plural(&t, L, &L->more_clients, r->n_clients - shown);
@@ -1400,7 +1410,18 @@ static int compose_with(const struct score_report *r, const struct digest_envelo
 
 	digest_subject(r, &subject);
 	render_text(r, lim, &text);
-	render_html(r, lim, &html);
+	if (text.len < lim->bytes) {
+		/* The HTML part only gets what the text part left of the ceiling. */
+		struct limits hl = *lim;
+
+		hl.bytes = lim->bytes - text.len;
+		render_html(r, &hl, &html);
+	}
+	if (text.len + html.len >= lim->bytes) {
+		snprintf(err, errlen, "digest: over the %zu-byte ceiling", lim->bytes);
+		rc = -E2BIG;
+		goto out;
+	}
 	memset(&m, 0, sizeof(m));
 	m.from_name = e->from_name;
 	m.from_addr = e->from_addr;
@@ -1413,6 +1434,7 @@ static int compose_with(const struct score_report *r, const struct digest_envelo
 	m.html = html.data;
 	m.max_bytes = e->max_bytes;
 	rc = mime_compose(&m, out, err, errlen);
+out:
 	strbuf_release(&subject);
 	strbuf_release(&text);
 	strbuf_release(&html);
@@ -1425,6 +1447,13 @@ int digest_compose(const struct score_report *r, const struct digest_envelope *e
 	struct limits lim = all_of_it;
 	int rc;
 
+	/*
+	 * A part that alone exceeds the ceiling cannot fit: rendering stops there (a thousand
+	 * clients in full would cost far more time and memory than the mail is worth) and
+	 * compose_with() gives up on that attempt before encoding anything.
+	 */
+	if (e->max_bytes > 0)
+		lim.bytes = e->max_bytes;
 	rc = compose_with(r, e, &lim, out, err, errlen);
 	if (rc != -E2BIG)
 		return rc;

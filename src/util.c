@@ -108,11 +108,6 @@ void strbuf_appends(struct strbuf *b, const char *s)
 	strbuf_append(b, s, strlen(s));
 }
 
-void strbuf_appendc(struct strbuf *b, char c)
-{
-	strbuf_append(b, &c, 1);
-}
-
 void strbuf_appendf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;

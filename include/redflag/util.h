@@ -56,7 +56,16 @@ struct strbuf {
 
 void strbuf_append(struct strbuf *b, const void *p, size_t n);
 void strbuf_appends(struct strbuf *b, const char *s);
-void strbuf_appendc(struct strbuf *b, char c);
+/* One byte; inline because renderers and encoders append byte by byte. */
+static inline void strbuf_appendc(struct strbuf *b, char c)
+{
+	if (b->data != NULL && b->cap - b->len >= 2) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return;
+	}
+	strbuf_append(b, &c, 1);
+}
 void strbuf_appendf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
  * Appends s as a JSON string literal (with the quotes), escaping quotes, backslashes and
