@@ -5,7 +5,7 @@
 #   make test       deps + build + unit tests + integration tests (real Dovecot, real SMTP)
 #   make asan       the same tests, built with AddressSanitizer + UBSan, in build/asan/
 #   make lint       clang-format check, cppcheck, banned functions
-#   make bench      import and classification benchmarks (see tests/bench/README.md)
+#   make bench      import, classification and digest benchmarks (tests/bench/README.md)
 #   make eval       classifier precision/recall on labelled mail (CORPUS=../shared/corpus)
 #   make demo       the whole product on a throwaway local mailbox
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -128,6 +128,7 @@ bench: deps all $(CLASSIFY_BENCH)
 	@echo "classification benchmark"
 	$(Q)$(CLASSIFY_BENCH) conf/rules 3 $(BENCH_MAIL)
 	$(Q)$(PYTHON) tests/bench/bench.py --binary $(BIN)
+	$(Q)$(PYTHON) tests/bench/digest_bench.py --binary $(BIN)
 
 demo: deps all
 	$(Q)$(PYTHON) tests/demo.py --binary $(BIN)
