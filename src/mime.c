@@ -24,41 +24,6 @@ static const char hexd[] = "0123456789ABCDEF";
 /* ---------------------------------------------------------------- UTF-8 */
 
 /*
- * Length of the valid UTF-8 sequence at s (n bytes available), or 0 when the bytes there are
- * not valid UTF-8 (overlongs, surrogates and > U+10FFFF included). *cp gets the code point.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t v, min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		need = 2, v = c & 0x1F, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 3, v = c & 0x0F, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return need;
-}
-
-/*
  * Code points that must not survive into a header: controls of both C0 and C1, DEL, line and
  * paragraph separators, and the bidi overrides and isolates that can make a name display as
  * something else than it is.
@@ -81,7 +46,7 @@ void mime_header_sanitize(const char *in, struct strbuf *out)
 	n = strlen(in);
 	while (i < n) {
 		uint32_t cp;
-		size_t k = utf8_seq(s + i, n - i, &cp);
+		size_t k = utf8_decode(s + i, n - i, &cp);
 
 		if (k == 0) {
 			cp = 0xFFFD;
@@ -117,7 +82,7 @@ static void utf8_fix(const char *in, struct strbuf *out)
 		uint32_t cp;
 		size_t k;
 
-		while (run < n && (k = utf8_seq(s + run, n - run, &cp)) > 0)
+		while (run < n && (k = utf8_decode(s + run, n - run, &cp)) > 0)
 			run += k;
 		strbuf_append(out, s + i, run - i);
 		i = run;

@@ -16,42 +16,6 @@ static void put_utf8(struct strbuf *b, uint32_t cp)
 	strbuf_append_utf8(b, cp == 0 ? 0xFFFD : cp);
 }
 
-/*
- * Length of the valid UTF-8 sequence at s (at most n bytes available), or 0 when the
- * bytes there are not valid UTF-8 (overlongs, surrogates and > U+10FFFF are invalid).
- * *cp receives the code point.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t v, min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		need = 2, v = c & 0x1F, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 3, v = c & 0x0F, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
-	*cp = v;
-	return need;
-}
-
 /* ---------------------------------------------------------------- normalize */
 
 char *text_normalize(const char *text, size_t len)
@@ -114,7 +78,7 @@ char *text_normalize(const char *text, size_t len)
 				out[o++] = '\t';
 			continue; /* other C0 controls and DEL are dropped */
 		}
-		n = utf8_seq(s + i, len - i, &cp);
+		n = utf8_decode(s + i, len - i, &cp);
 		line_blank = false;
 		if (n == 0) {
 			memcpy(out + o, "\xef\xbf\xbd", 3);

@@ -84,6 +84,13 @@ char *strbuf_detach(struct strbuf *b, size_t *len);
 /* Frees the data; b may be reused afterwards. */
 void strbuf_release(struct strbuf *b);
 
+/*
+ * Length of the valid UTF-8 sequence at s (n >= 1 bytes available), or 0 when the bytes
+ * there are not valid UTF-8 (overlongs, surrogates and > U+10FFFF are invalid). *cp receives
+ * the code point.
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 /* ASCII lower-casing in place; UTF-8 bytes >= 0x80 are left alone. Returns s. */
 char *str_lower(char *s);
 /* ASCII case-insensitive prefix test. */
