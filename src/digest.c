@@ -884,9 +884,20 @@ static void text_client(const struct score_report *r, const struct lang *L,
 		strbuf_appends(o, s->red ? "▲ " : "▼ ");
 		put_wrapped(o, 6, 6, t.data);
 		for (size_t e = 0; e < ne; e++) {
+			const struct score_evidence *ev = &s->evidence[e];
+			struct score_evidence head = {.date = ev->date, .subject = ev->subject};
+
+			/* Date and subject on one line; the excerpt wrapped below, never cut: the
+			 * matched words sit in its middle. */
 			strbuf_reset(&t);
-			evidence_line(r, L, &s->evidence[e], &t);
+			evidence_line(r, L, &head, &t);
 			put_line_cut(o, 8, &t, EVIDENCE_COLS);
+			if (ev->excerpt != NULL && ev->excerpt[0] != '\0') {
+				strbuf_reset(&t);
+				put_clean(&t, ev->excerpt, EXCERPT_CP);
+				pad(o, 12);
+				put_wrapped(o, 12, 12, t.data);
+			}
 		}
 	}
 	strbuf_release(&t);
