@@ -575,7 +575,7 @@ int cmd_digest(const struct options *opt, int argc, char **argv)
 	struct score_report *rep = NULL;
 	struct strbuf mail = STRBUF_INIT;
 	const char *period_arg = NULL;
-	bool preview = false, send = false, force = false, text = false;
+	bool preview = false, send = false, force = false, text = false, bad = false;
 	struct period p;
 	char mid[256], err[512];
 	int status = EXIT_FAIL;
@@ -592,9 +592,9 @@ int cmd_digest(const struct options *opt, int argc, char **argv)
 		else if (strcmp(argv[i], "--text") == 0)
 			text = true;
 		else
-			preview = send = true; /* an unknown argument: usage below */
+			bad = true;
 	}
-	if (preview == send || (force && !send) || (text && !preview)) {
+	if (bad || preview == send || (force && !send) || (text && !preview)) {
 		fprintf(stderr, "usage: redflagd digest [--period P] (--preview [--text] | --send "
 		                "[--force])\n");
 		return EXIT_USAGE;
@@ -606,8 +606,10 @@ int cmd_digest(const struct options *opt, int argc, char **argv)
 		goto out;
 	}
 	if (send) {
-		if (!cfg->smtp.present) {
-			log_err("%s: no smtp group: cannot send the digest", cfg->path);
+		if (!cfg->smtp.present || cfg->digest.to == NULL) {
+			log_err("%s: %s: cannot send the digest", cfg->path,
+			        cfg->smtp.present ? "no digest.to and no owner address"
+			                          : "no smtp group");
 			goto out;
 		}
 		status = digest_send(cfg, rules, st, &p, force, cfg->smtp.retries + 1) == SEND_SENT
