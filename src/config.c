@@ -399,6 +399,7 @@ static const struct key root_keys[] = {
     {"database", K_PATH, STR(struct rf_config, database), .def = "/var/lib/redflagd/redflagd.db"},
     {"rules", K_PATH, STR(struct rf_config, rules), .def = REDFLAGD_DATADIR "/rules"},
     {"signals", K_PATH, STR(struct rf_config, signals)},
+    {"templates", K_PATH, STR(struct rf_config, templates)},
     {"old_rate_months", K_UINT, STR(struct rf_config, old_rate_months), .def_int = 12, .min = 1,
      .max = 240},
     {"ignore", LIST(struct rf_config, ignore), .check = check_match},
@@ -499,6 +500,11 @@ static const struct key policy_keys[] = {
 
 static const struct key onboarding_keys[] = {
     {"auto", K_BOOL, STR(struct rf_onboarding, auto_send), .def_int = 0},
+    {"delay", K_UINT, STR(struct rf_onboarding, delay), .def_int = 3600, .min = 0,
+     .max = 30 * 86400},
+    {"max_per_day", K_UINT, STR(struct rf_onboarding, max_per_day), .def_int = 3, .min = 1,
+     .max = 100},
+    {"dry_run", K_BOOL, STR(struct rf_onboarding, dry_run), .def_int = 0},
     {.name = NULL},
 };
 
@@ -1150,6 +1156,7 @@ void config_free(struct rf_config **cfgp)
 	free(cfg->database);
 	free(cfg->rules);
 	free(cfg->signals);
+	free(cfg->templates);
 	for (size_t i = 0; i < cfg->n_accounts; i++) {
 		struct rf_account *a = &cfg->accounts[i];
 

@@ -128,6 +128,16 @@ static const char *const migrations[] = {
     "DROP INDEX IF EXISTS messages_client;"
     "CREATE INDEX messages_client ON messages(client_id, direction, date);"
     "PRAGMA user_version = 2;",
+    /*
+     * 2 → 3: mails to clients (onboarding, farewell) get the digest's ledger states, and a
+     * small key/value table remembers when automatic onboarding was first switched on.
+     */
+    "ALTER TABLE outbox ADD COLUMN rcpt TEXT;"
+    "ALTER TABLE outbox ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outbox ADD COLUMN prepared_at INTEGER;"
+    "ALTER TABLE outbox ADD COLUMN transmitted_at INTEGER;"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "PRAGMA user_version = 3;",
 };
 
 enum stmt_id {
@@ -160,6 +170,17 @@ enum stmt_id {
 	ST_DIGEST_TRANSMITTED,
 	ST_DIGEST_SENT,
 	ST_DIGEST_FAILED,
+	ST_META_GET,
+	ST_META_SET,
+	ST_CLIENT_ID,
+	ST_CONTACT,
+	ST_CONTACT_LANG,
+	ST_OUTBOX_GET,
+	ST_OUTBOX_PREPARE,
+	ST_OUTBOX_TRANSMITTED,
+	ST_OUTBOX_SENT,
+	ST_OUTBOX_FAILED,
+	ST_OUTBOX_RECENT,
 	ST_COUNT
 };
 
@@ -209,7 +230,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " FROM sync_state s ORDER BY s.account, s.mailbox",
     [ST_CLIENTS] = "SELECT c.id, c.name, c.configured, c.owner_wrote,"
                    " coalesce(sum(m.direction = 1), 0), coalesce(sum(m.direction = 2), 0),"
-                   " coalesce(min(m.date), 0), coalesce(max(m.date), 0), count(m.id) AS n"
+                   " coalesce(min(m.date), 0), coalesce(max(m.date), 0), count(m.id) AS n,"
+                   " (SELECT o.sent_at FROM outbox o WHERE o.client_id = c.id"
+                   " AND o.kind = 'onboarding')"
                    " FROM clients c LEFT JOIN messages m ON m.client_id = c.id"
                    " WHERE ?1 = 0 OR c.configured <> 0 OR c.owner_wrote <> 0"
                    " GROUP BY c.id ORDER BY n DESC, c.name",
@@ -243,6 +266,34 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DIGEST_TRANSMITTED] = "UPDATE digests SET transmitted_at = ?2 WHERE period = ?1",
     [ST_DIGEST_SENT] = "UPDATE digests SET sent_at = ?2 WHERE period = ?1",
     [ST_DIGEST_FAILED] = "UPDATE digests SET transmitted_at = NULL WHERE period = ?1",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_CLIENT_ID] = "SELECT id FROM clients WHERE name = ?1",
+    /* Where to write to a client: the sender of their first mail, else whom the owner
+       wrote to first. */
+    [ST_CONTACT] = "SELECT coalesce(CASE WHEN direction = 1 THEN from_addr END, counterparty),"
+                   " flags FROM messages WHERE client_id = ?1 AND counterparty IS NOT NULL"
+                   " ORDER BY direction <> 1, date LIMIT 1",
+    [ST_CONTACT_LANG] = "SELECT lang FROM messages WHERE client_id = ?1 AND direction = 1"
+                        " AND lang IN ('da', 'de', 'en') GROUP BY lang"
+                        " ORDER BY count(*) DESC, lang LIMIT 1",
+    [ST_OUTBOX_GET] = "SELECT coalesce(lang, ''), coalesce(message_id, ''), coalesce(rcpt, ''),"
+                      " attempt, prepared_at, transmitted_at, sent_at FROM outbox"
+                      " WHERE client_id = ?1 AND kind = ?2",
+    [ST_OUTBOX_PREPARE] = "INSERT INTO outbox(client_id, kind, lang, rcpt, message_id, attempt,"
+                          " prepared_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                          " ON CONFLICT(client_id, kind) DO UPDATE SET lang = excluded.lang,"
+                          " rcpt = excluded.rcpt, message_id = excluded.message_id,"
+                          " attempt = excluded.attempt, prepared_at = excluded.prepared_at,"
+                          " transmitted_at = NULL, sent_at = NULL",
+    [ST_OUTBOX_TRANSMITTED] = "UPDATE outbox SET transmitted_at = ?3"
+                              " WHERE client_id = ?1 AND kind = ?2",
+    [ST_OUTBOX_SENT] = "UPDATE outbox SET sent_at = ?3 WHERE client_id = ?1 AND kind = ?2",
+    [ST_OUTBOX_FAILED] = "UPDATE outbox SET transmitted_at = NULL"
+                         " WHERE client_id = ?1 AND kind = ?2",
+    [ST_OUTBOX_RECENT] = "SELECT count(*) FROM outbox WHERE kind = ?1"
+                         " AND coalesce(sent_at, transmitted_at) >= ?2",
 };
 
 struct store {
@@ -944,6 +995,7 @@ int store_clients_foreach(struct store *s, bool need_reply,
 		    .messages_out = sqlite3_column_int64(st, 5),
 		    .first_date = sqlite3_column_int64(st, 6),
 		    .last_date = sqlite3_column_int64(st, 7),
+		    .onboarded_at = sqlite3_column_int64(st, 9),
 		};
 
 		r = fn(arg, &row);
@@ -1257,4 +1309,193 @@ int store_digest_sent(struct store *s, const char *period, int64_t now)
 int store_digest_failed(struct store *s, const char *period)
 {
 	return digest_mark(s, ST_DIGEST_FAILED, period, 0, "digest failed");
+}
+
+/* ---------------------------------------------------------------- clients' mail */
+
+int store_meta_get(struct store *s, const char *key, char **value)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_META_GET);
+	int rc, r = 0;
+
+	*value = NULL;
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, key, false);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value = xstrdup(column_text(st, 0));
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = db_fail(s, rc, "meta");
+	stmt_done(st);
+	return r;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_META_SET);
+
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, key, false);
+	bind_text(st, 2, value, false);
+	return step_write(s, st, "meta");
+}
+
+int store_client_id(struct store *s, const char *name, int64_t *id)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_CLIENT_ID);
+	int rc, r = 0;
+
+	*id = 0;
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, name, false);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = db_fail(s, rc, "client");
+	stmt_done(st);
+	return r;
+}
+
+int store_client_contact(struct store *s, int64_t client, char **addr, unsigned *flags,
+                         char **lang)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_CONTACT);
+	int rc, r = 0;
+
+	*addr = *lang = NULL;
+	*flags = 0;
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, client);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*addr = xstrdup(column_text(st, 0));
+		*flags = (unsigned)sqlite3_column_int(st, 1);
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = db_fail(s, rc, "contact");
+	}
+	stmt_done(st);
+	if (r < 0)
+		return r;
+	st = stmt_get(s, ST_CONTACT_LANG);
+	if (st == NULL) {
+		free(*addr);
+		*addr = NULL;
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, client);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*lang = xstrdup(column_text(st, 0));
+	else if (rc != SQLITE_DONE)
+		r = db_fail(s, rc, "contact language");
+	stmt_done(st);
+	if (r < 0) {
+		free(*addr);
+		*addr = NULL;
+	}
+	return r;
+}
+
+int store_outbox_get(struct store *s, int64_t client, const char *kind, struct store_outbox *o)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_OUTBOX_GET);
+	int rc, r = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, client);
+	bind_text(st, 2, kind, false);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(o->lang, sizeof(o->lang), "%s", column_text(st, 0));
+		snprintf(o->message_id, sizeof(o->message_id), "%s", column_text(st, 1));
+		snprintf(o->rcpt, sizeof(o->rcpt), "%s", column_text(st, 2));
+		o->attempt = sqlite3_column_int(st, 3);
+		o->prepared_at = sqlite3_column_int64(st, 4);
+		o->transmitted_at = sqlite3_column_int64(st, 5);
+		o->sent_at = sqlite3_column_int64(st, 6);
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = db_fail(s, rc, "outbox");
+	}
+	stmt_done(st);
+	return r;
+}
+
+int store_outbox_prepare(struct store *s, int64_t client, const char *kind, const char *lang,
+                         const char *rcpt, const char *message_id, int attempt, int64_t now)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_OUTBOX_PREPARE);
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, client);
+	bind_text(st, 2, kind, false);
+	bind_text(st, 3, lang, false);
+	bind_text(st, 4, rcpt, false);
+	bind_text(st, 5, message_id, false);
+	sqlite3_bind_int(st, 6, attempt);
+	sqlite3_bind_int64(st, 7, now);
+	return step_write(s, st, "outbox prepare");
+}
+
+static int outbox_mark(struct store *s, enum stmt_id id, int64_t client, const char *kind,
+                       int64_t now, const char *what)
+{
+	sqlite3_stmt *st = stmt_get(s, id);
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, client);
+	bind_text(st, 2, kind, false);
+	if (id != ST_OUTBOX_FAILED)
+		sqlite3_bind_int64(st, 3, now);
+	return step_write(s, st, what);
+}
+
+int store_outbox_transmitted(struct store *s, int64_t client, const char *kind, int64_t now)
+{
+	return outbox_mark(s, ST_OUTBOX_TRANSMITTED, client, kind, now, "outbox transmitted");
+}
+
+int store_outbox_sent(struct store *s, int64_t client, const char *kind, int64_t now)
+{
+	return outbox_mark(s, ST_OUTBOX_SENT, client, kind, now, "outbox sent");
+}
+
+int store_outbox_failed(struct store *s, int64_t client, const char *kind)
+{
+	return outbox_mark(s, ST_OUTBOX_FAILED, client, kind, 0, "outbox failed");
+}
+
+int store_outbox_recent(struct store *s, const char *kind, int64_t since, int64_t *n)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_OUTBOX_RECENT);
+	int rc, r = 0;
+
+	*n = 0;
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, kind, false);
+	sqlite3_bind_int64(st, 2, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		r = db_fail(s, rc, "outbox count");
+	stmt_done(st);
+	return r;
 }

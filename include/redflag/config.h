@@ -123,7 +123,10 @@ struct rf_client_conf {
 };
 
 struct rf_onboarding {
-	bool auto_send; /* onboarding.auto */
+	bool auto_send;       /* onboarding.auto: mail each new client by itself */
+	unsigned delay;       /* seconds after a new client's first mail (default 3600) */
+	unsigned max_per_day; /* automatic mails per rolling 24 hours (default 3) */
+	bool dry_run;         /* log what would be sent, send nothing */
 };
 
 struct rf_config {
@@ -132,6 +135,7 @@ struct rf_config {
 	char *database; /* SQLite file path */
 	char *rules;    /* rule pack directory */
 	char *signals;  /* signal catalogue; NULL = signals.conf beside the rules directory */
+	char *templates; /* mail templates; NULL = templates/ beside the rules directory */
 	/* old_rate: a client whose rate_since is at least this many months old (default 12) */
 	unsigned old_rate_months;
 	struct rf_account *accounts;

@@ -138,6 +138,7 @@ struct store_client_row {
 	int64_t messages_out;
 	int64_t first_date; /* UTC seconds; 0 when unknown */
 	int64_t last_date;
+	int64_t onboarded_at; /* when the onboarding mail was sent; 0 = not */
 };
 
 /*
@@ -261,5 +262,48 @@ int store_digest_prepare(struct store *s, const char *period, const char *messag
 int store_digest_transmitted(struct store *s, const char *period, int64_t now);
 int store_digest_sent(struct store *s, const char *period, int64_t now);
 int store_digest_failed(struct store *s, const char *period);
+
+/* ---------------------------------------------------------------- clients' mail */
+
+/* A value of the key/value table: *value a new string, or -ENOENT; -EIO. */
+int store_meta_get(struct store *s, const char *key, char **value);
+/* Sets a value (autocommits unless inside a transaction). 0 or -EIO. */
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+/* The id of the client called name: 0, -ENOENT (no mail from or to them yet), -EIO. */
+int store_client_id(struct store *s, const char *name, int64_t *id);
+
+/*
+ * Where to write to a client: the sender address of their first mail (else the address the
+ * owner first wrote to), that message's MESSAGE_* flags, and the language most of their
+ * mail was written in ("da", "de", "en", or NULL when none was detected). New strings the
+ * caller frees. 0, -ENOENT (no mail with an address), -EIO.
+ */
+int store_client_contact(struct store *s, int64_t client, char **addr, unsigned *flags,
+                         char **lang);
+
+/* A mail to a client, with the digest's ledger states (see struct store_digest). */
+struct store_outbox {
+	char lang[8];
+	char message_id[256]; /* with angle brackets */
+	char rcpt[256];
+	int attempt;
+	int64_t prepared_at, transmitted_at, sent_at; /* 0 = not (yet) */
+};
+
+/* The row of (client, kind): 0, -ENOENT, -EIO. kind is "onboarding" or "farewell". */
+int store_outbox_get(struct store *s, int64_t client, const char *kind, struct store_outbox *o);
+
+/* Creates or resets the row: prepared_at = now, the later states cleared. 0 or -EIO. */
+int store_outbox_prepare(struct store *s, int64_t client, const char *kind, const char *lang,
+                         const char *rcpt, const char *message_id, int attempt, int64_t now);
+
+/* transmitted_at = now / sent_at = now / transmitted_at cleared. 0 or -EIO. */
+int store_outbox_transmitted(struct store *s, int64_t client, const char *kind, int64_t now);
+int store_outbox_sent(struct store *s, int64_t client, const char *kind, int64_t now);
+int store_outbox_failed(struct store *s, int64_t client, const char *kind);
+
+/* Mails of kind sent (or possibly sent) at or after since. 0 or -EIO. */
+int store_outbox_recent(struct store *s, const char *kind, int64_t since, int64_t *n);
 
 #endif

@@ -233,7 +233,9 @@ static void test_fresh_schema(void **state)
 	    {"signals", "id, message_id, signal, rule, weight, excerpt, date, subject"},
 	    {"sync_state", "account, mailbox, uidvalidity, last_uid, highest_modseq, updated_at"},
 	    {"digests", "id, period, sent_at, message_id, prepared_at, transmitted_at, attempt"},
-	    {"outbox", "id, client_id, kind, lang, message_id, sent_at"},
+	    {"outbox", "id, client_id, kind, lang, message_id, sent_at, rcpt, attempt, "
+	               "prepared_at, transmitted_at"},
+	    {"meta", "key, value"},
 	};
 	static const char *const indexes[] = {"messages_dedup", "messages_client",
 	                                      "signals_message", "messages_period"};
@@ -245,7 +247,7 @@ static void test_fresh_schema(void **state)
 	sqlite3 *db;
 
 	assert_int_equal(file_mode(f->db), 0600);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->db, "PRAGMA page_size"), 32768);
 	v = raw_text(f->db, "PRAGMA journal_mode");
 	assert_string_equal(v, "wal");
@@ -419,7 +421,72 @@ static void test_period_scans(void **state)
 	store_close(&s);
 }
 
-/* A version-1 database (as issue 3 left it) migrates to 2 and keeps its rows. */
+/* Mails to clients: meta, contact, the outbox ledger and the rolling count. */
+static void test_outbox(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	const struct tmsg out = {"<o@x>", "acme", true, RF_DIR_OUT, 1000};
+	const struct tmsg in = {"<i@x>", "acme", true, RF_DIR_IN, 2000};
+	struct store_outbox o;
+	char *v = NULL, *addr = NULL, *lang = NULL;
+	unsigned flags = 9;
+	int64_t id = 0, n = -1;
+
+	assert_int_equal(store_meta_get(s, "k", &v), -ENOENT);
+	assert_int_equal(store_meta_set(s, "k", "1"), 0);
+	assert_int_equal(store_meta_set(s, "k", "2"), 0);
+	assert_int_equal(store_meta_get(s, "k", &v), 0);
+	assert_string_equal(v, "2");
+	free(v);
+
+	assert_int_equal(store_client_id(s, "acme", &id), -ENOENT);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(put(s, "Sent", 1, 1, &out), 1);
+	assert_int_equal(store_signals_set(s, store_message_last_id(s), "da", NULL, 0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_client_id(s, "acme", &id), 0);
+	/* Only the owner wrote so far: the address they wrote to, no language. */
+	assert_int_equal(store_client_contact(s, id, &addr, &flags, &lang), 0);
+	assert_string_equal(addr, "jane@acme.com");
+	assert_null(lang);
+	assert_int_equal(flags, 0);
+	free(addr);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(put(s, "INBOX", 1, 2, &in), 1);
+	assert_int_equal(store_signals_set(s, store_message_last_id(s), "de", NULL, 0), 0);
+	assert_int_equal(store_commit(s), 0);
+	/* Their own mail wins: its sender, and the language they write in. */
+	assert_int_equal(store_client_contact(s, id, &addr, &flags, &lang), 0);
+	assert_string_equal(addr, "mette@studio.dk"); /* put() stores this From */
+	assert_string_equal(lang, "de");
+	free(addr);
+	free(lang);
+
+	assert_int_equal(store_outbox_get(s, id, "onboarding", &o), -ENOENT);
+	assert_int_equal(store_outbox_prepare(s, id, "onboarding", "de", "a@b", "<m@x>", 0, 100),
+	                 0);
+	assert_int_equal(store_outbox_recent(s, "onboarding", 0, &n), 0);
+	assert_int_equal(n, 0); /* prepared is not (possibly) sent */
+	assert_int_equal(store_outbox_transmitted(s, id, "onboarding", 101), 0);
+	assert_int_equal(store_outbox_recent(s, "onboarding", 100, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_failed(s, id, "onboarding"), 0);
+	assert_int_equal(store_outbox_get(s, id, "onboarding", &o), 0);
+	assert_int_equal(o.transmitted_at, 0);
+	assert_int_equal(store_outbox_sent(s, id, "onboarding", 102), 0);
+	assert_int_equal(store_outbox_get(s, id, "onboarding", &o), 0);
+	assert_string_equal(o.lang, "de");
+	assert_string_equal(o.rcpt, "a@b");
+	assert_string_equal(o.message_id, "<m@x>");
+	assert_int_equal(o.sent_at, 102);
+	assert_int_equal(store_outbox_recent(s, "onboarding", 103, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_outbox_get(s, id, "farewell", &o), -ENOENT);
+	store_close(&s);
+}
+
+/* A version-1 database (as issue 3 left it) migrates to the current schema and keeps its rows. */
 static void test_migrate_v1(void **state)
 {
 	struct fx *f = *state;
@@ -431,20 +498,23 @@ static void test_migrate_v1(void **state)
 	/* The file exists with the old schema before the program first opens it. */
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
 	sqlite3_close(db);
-	raw_exec(f->db,
-	         "CREATE TABLE digests (id INTEGER PRIMARY KEY, period TEXT NOT NULL "
-	         "UNIQUE, sent_at INTEGER, message_id TEXT);"
-	         "CREATE TABLE messages (id INTEGER PRIMARY KEY, date INTEGER, client_id INTEGER,"
-	         " direction INTEGER, thread_id TEXT);"
-	         "CREATE TABLE signals (id INTEGER PRIMARY KEY, message_id INTEGER, signal TEXT,"
-	         " weight REAL);"
-	         "ALTER TABLE messages ADD COLUMN subject TEXT;"
-	         "INSERT INTO messages(id, date, subject) VALUES(7, 1234, 'Logo');"
-	         "INSERT INTO signals(message_id, signal, weight) VALUES(7, 'rush', 1);"
-	         "INSERT INTO digests(period, sent_at, message_id) VALUES('2024', 5, '<m@x>');"
-	         "PRAGMA user_version = 1;");
+	raw_exec(
+	    f->db,
+	    "CREATE TABLE digests (id INTEGER PRIMARY KEY, period TEXT NOT NULL "
+	    "UNIQUE, sent_at INTEGER, message_id TEXT);"
+	    "CREATE TABLE messages (id INTEGER PRIMARY KEY, date INTEGER, client_id INTEGER,"
+	    " direction INTEGER, thread_id TEXT);"
+	    "CREATE TABLE signals (id INTEGER PRIMARY KEY, message_id INTEGER, signal TEXT,"
+	    " weight REAL);"
+	    "ALTER TABLE messages ADD COLUMN subject TEXT;"
+	    "CREATE TABLE outbox (id INTEGER PRIMARY KEY, client_id INTEGER NOT NULL, kind TEXT"
+	    " NOT NULL, lang TEXT, message_id TEXT, sent_at INTEGER, UNIQUE(client_id, kind));"
+	    "INSERT INTO messages(id, date, subject) VALUES(7, 1234, 'Logo');"
+	    "INSERT INTO signals(message_id, signal, weight) VALUES(7, 'rush', 1);"
+	    "INSERT INTO digests(period, sent_at, message_id) VALUES('2024', 5, '<m@x>');"
+	    "PRAGMA user_version = 1;");
 	s = open_ok(f->db);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
 	assert_int_equal(store_digest_get(s, "2024", &d), 0);
 	assert_int_equal(d.sent_at, 5);
 	assert_string_equal(d.message_id, "<m@x>");
@@ -468,7 +538,7 @@ static void test_reopen_noop(void **state)
 	store_close(&s);
 	raw_exec(f->db, "INSERT INTO digests(period, sent_at) VALUES('2025', 1)");
 	s = open_ok(f->db);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
 	/* A re-run migration would have failed on CREATE TABLE or wiped nothing: data stays. */
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM digests"), 1);
 	store_close(&s);
@@ -508,7 +578,7 @@ static void test_concurrent_first_open(void **state)
 			failed++;
 	}
 	assert_int_equal(failed, 0);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
 	assert_int_equal(file_mode(f->db), 0600);
 }
 
@@ -1105,6 +1175,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_digest_ledger, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_period_scans, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_throughput, fx_setup, fx_teardown),
 	};
