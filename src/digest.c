@@ -68,8 +68,10 @@ struct lang {
 	struct plural months;        /* number */
 	const char *under_a_month;
 	const char *is_new;
-	const char *old_rate;   /* note */
-	const char *prev_count; /* number */
+	const char *old_rate;    /* note */
+	const char *onboarded;   /* date: the onboarding mail went out */
+	const char *contradicts; /* after_hours although the onboarding mail stated the hours */
+	const char *prev_count;  /* number */
 	const char *new_head;
 	const char *first_mail; /* date */
 	const char *quiet_head;
@@ -122,6 +124,8 @@ static const struct lang lang_en = {
     .under_a_month = "less than a month",
     .is_new = "NEW this period",
     .old_rate = "old rate: %s",
+    .onboarded = "told how you work on %s (onboarding mail)",
+    .contradicts = "asked for work outside the hours you stated in your onboarding mail",
     .prev_count = "last period %s",
     .new_head = "New this period",
     .first_mail = "first mail %s",
@@ -189,6 +193,8 @@ static const struct lang lang_da = {
     .under_a_month = "under en måned",
     .is_new = "NY i denne periode",
     .old_rate = "gammel pris: %s",
+    .onboarded = "fik at vide, hvordan du arbejder, den %s (velkomstmail)",
+    .contradicts = "bad om arbejde uden for de arbejdstider, du skrev i velkomstmailen",
     .prev_count = "sidste periode %s",
     .new_head = "Nye i denne periode",
     .first_mail = "første mail %s",
@@ -257,6 +263,8 @@ static const struct lang lang_de = {
     .under_a_month = "weniger als ein Monat",
     .is_new = "NEU in diesem Zeitraum",
     .old_rate = "alter Preis: %s",
+    .onboarded = "hat am %s erfahren, wie du arbeitest (Willkommensmail)",
+    .contradicts = "bat um Arbeit außerhalb der Zeiten, die du in der Willkommensmail genannt hast",
     .prev_count = "letzter Zeitraum %s",
     .new_head = "Neu in diesem Zeitraum",
     .first_mail = "erste Mail am %s",
@@ -874,6 +882,18 @@ static void text_client(const struct score_report *r, const struct lang *L,
 		put_wrapped(o, 4, 6, t.data);
 		strbuf_release(&note);
 	}
+	if (c->onboarded_at != 0) {
+		struct strbuf d = STRBUF_INIT;
+
+		put_date(&d, r, c->onboarded_at);
+		strbuf_reset(&t);
+		strbuf_appendf(&t, L->onboarded, d.data);
+		if (c->hours_contradicted)
+			strbuf_appendf(&t, " · %s", L->contradicts);
+		pad(o, 4);
+		put_wrapped(o, 4, 6, t.data);
+		strbuf_release(&d);
+	}
 	for (size_t i = 0; i < c->n_signals; i++) {
 		const struct score_signal *s = &c->signals[i];
 		size_t ne = min_size(min_size(s->n_evidence, SCORE_MAX_EVIDENCE), lim->evidence);
@@ -1196,6 +1216,20 @@ static void html_client(const struct score_report *r, const struct lang *L,
 		strbuf_appendf(&t, L->old_rate, note.data);
 		html_para(o, &t, "color:" C_RED ";");
 		strbuf_release(&note);
+	}
+	if (c->onboarded_at != 0) {
+		struct strbuf d = STRBUF_INIT;
+
+		put_date(&d, r, c->onboarded_at);
+		strbuf_reset(&t);
+		strbuf_appendf(&t, L->onboarded, d.data);
+		html_para(o, &t, "color:" C_MUTED ";");
+		if (c->hours_contradicted) {
+			strbuf_reset(&t);
+			strbuf_appends(&t, L->contradicts);
+			html_para(o, &t, "color:" C_RED ";");
+		}
+		strbuf_release(&d);
 	}
 	if (c->n_signals > 0)
 		strbuf_appends(o,

@@ -25,7 +25,7 @@ static const char *const price_signals[] = {"discount", "payment", "old_rate"};
 struct client_info {
 	int64_t id;
 	char *name;
-	int64_t first_date, last_date;
+	int64_t first_date, last_date, onboarded_at;
 };
 
 struct ev_slot {
@@ -74,6 +74,7 @@ static int collect_client(void *arg, const struct store_client_row *r)
 	    .name = xstrdup(r->name),
 	    .first_date = r->first_date,
 	    .last_date = r->last_date,
+	    .onboarded_at = r->onboarded_at,
 	};
 	return 0;
 }
@@ -339,7 +340,7 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 	struct period pp;
 	struct score_report *rep = NULL;
 	size_t n_defs = rules_signal_count(rules), old_rate_k = SIZE_MAX, praise_k = SIZE_MAX,
-	       referral_k = SIZE_MAX, sent_ah_k = SIZE_MAX;
+	       referral_k = SIZE_MAX, sent_ah_k = SIZE_MAX, after_hours_k = SIZE_MAX;
 	int64_t max_id = 0, rate_when = now < p->end ? now : p->end - 1;
 	int li = lang_index(lang), r;
 	bool *old_rate = NULL;
@@ -374,6 +375,8 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 			referral_k = k;
 		else if (strcmp(cat[k]->id, "sent_after_hours") == 0)
 			sent_ah_k = k;
+		else if (strcmp(cat[k]->id, "after_hours") == 0)
+			after_hours_k = k;
 	}
 
 	for (size_t i = 0; i < b.n_clients; i++)
@@ -467,6 +470,13 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 		c->first_date = ci->first_date;
 		c->last_date = ci->last_date;
 		c->is_new = ci->first_date >= p->start && ci->first_date < p->end;
+		c->onboarded_at = ci->onboarded_at;
+		/*
+		 * The onboarding mail states the working hours: asking for evening or weekend work
+		 * after receiving it contradicts a stated term.
+		 */
+		c->hours_contradicted = ci->onboarded_at != 0 && ci->onboarded_at < p->end &&
+		                        after_hours_k != SIZE_MAX && rc.counts[after_hours_k] > 0;
 		c->has_prev = rp.active;
 		if (rp.active) {
 			c->prev_verdict = rp.verdict;

@@ -119,7 +119,9 @@ struct score_client {
 	unsigned favourite;              /* SCORE_FAV_* bits; nonzero only for cherish */
 	bool old_rate;                   /* still on a rate older than old_rate_months */
 	char *old_rate_note;             /* "rate since 2023-01-01 (23 months)" or NULL; owned */
-	struct score_signal *signals;    /* owned; red first, then by weight, then id */
+	int64_t onboarded_at;            /* the onboarding mail went out (UTC); 0 = never */
+	bool hours_contradicted; /* after_hours this period although onboarded with the hours */
+	struct score_signal *signals; /* owned; red first, then by weight, then id */
 	size_t n_signals;
 };
 
