@@ -138,6 +138,9 @@ install: $(BIN)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/redflagd
 	install -d $(DESTDIR)$(PREFIX)/share/redflagd/rules
 	install -m 0644 conf/signals.conf $(DESTDIR)$(PREFIX)/share/redflagd/signals.conf
+	install -d $(DESTDIR)$(PREFIX)/share/redflagd/templates
+	install -m 0644 conf/templates/*.tmpl conf/templates/README.md \
+		$(DESTDIR)$(PREFIX)/share/redflagd/templates/
 	install -m 0644 conf/rules/*.conf conf/rules/README.md $(DESTDIR)$(PREFIX)/share/redflagd/rules/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/redflagd
 	test -e $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf || \

@@ -59,4 +59,32 @@ struct rules *daemon_load_rules(const char *dir, const char *signals);
 int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, struct store *st,
                            unsigned *failures);
 
+int cmd_onboard(const struct options *opt, int argc, char **argv);
+int cmd_farewell(const struct options *opt, int argc, char **argv);
+
+/*
+ * Automatic onboarding in `run` (onboard.c): mails each new client once, within the safety
+ * rules. Returns the seconds until it should be called again.
+ */
+int64_t daemon_onboard_tick(const struct rf_config *cfg, struct store *st);
+
+/* Loads every template (all kinds and languages) or prints every error; 0 or -EINVAL. */
+int daemon_check_templates(const struct rf_config *cfg);
+
+/*
+ * The client called name (exactly, else ignoring case) among those `clients` lists, as a
+ * new string; NULL when there is none.
+ */
+char *daemon_find_client(const struct rf_config *cfg, struct store *st, const char *name);
+
+struct smtp_status;
+/*
+ * Sends a composed mail through cfg->smtp (password from its secret), at most attempts
+ * tries with the configured backoff. Returns like smtp_send_retry().
+ */
+int daemon_smtp_send(const struct rf_config *cfg, const char *const *rcpt, size_t n_rcpt,
+                     const char *mail, size_t len, unsigned attempts,
+                     void (*on_data_end)(void *arg), void *arg, struct smtp_status *st, char *err,
+                     size_t errlen);
+
 #endif

@@ -117,7 +117,7 @@ static void json_client(struct ledger_out *o, const struct store_client_row *r,
 {
 	struct strbuf *b = &o->buf;
 	const char *tz = o->cfg->owner.timezone;
-	char first[16], last[16], rate[96] = "";
+	char first[16], last[16], onb[16], rate[96] = "";
 	const struct rf_client_conf *cc = NULL;
 
 	for (size_t i = 0; i < o->cfg->n_clients; i++)
@@ -138,6 +138,12 @@ static void json_client(struct ledger_out *o, const struct store_client_row *r,
 	               (long long)r->messages_out, first, last);
 	if (rate[0])
 		strbuf_append_json(b, rate);
+	else
+		strbuf_appends(b, "null");
+	local_day(tz, r->onboarded_at, onb, sizeof(onb));
+	strbuf_appends(b, ",\"onboarded\":");
+	if (r->onboarded_at)
+		strbuf_appendf(b, "\"%s\"", onb);
 	else
 		strbuf_appends(b, "null");
 	strbuf_appends(b, ",\"period\":");
@@ -193,7 +199,7 @@ static void text_client(struct ledger_out *o, const struct store_client_row *r,
 {
 	struct strbuf *b = &o->buf;
 	const char *tz = o->cfg->owner.timezone;
-	char first[16], last[16], red[8] = "-", green[8] = "-";
+	char first[16], last[16], onb[16], red[8] = "-", green[8] = "-";
 
 	local_day(tz, r->first_date, first, sizeof(first));
 	local_day(tz, r->last_date, last, sizeof(last));
@@ -201,9 +207,10 @@ static void text_client(struct ledger_out *o, const struct store_client_row *r,
 		snprintf(red, sizeof(red), "%.0f%%", 100 * c->red_share);
 		snprintf(green, sizeof(green), "%.0f%%", 100 * c->green_share);
 	}
-	strbuf_appendf(b, "%-28s %-11s %5s %5s %7lld %6lld  %-10s  %-10s%s\n", r->name,
+	local_day(tz, r->onboarded_at, onb, sizeof(onb));
+	strbuf_appendf(b, "%-28s %-11s %5s %5s %7lld %6lld  %-10s  %-10s  %-10s%s\n", r->name,
 	               c ? score_verdict_name(c->verdict) : "-", red, green,
-	               (long long)r->messages_in, (long long)r->messages_out, first, last,
+	               (long long)r->messages_in, (long long)r->messages_out, first, last, onb,
 	               r->configured ? "" : "  (auto)");
 	if (!evidence || c == NULL)
 		return;
@@ -260,6 +267,45 @@ static int find_client_row(void *arg, const struct store_client_row *r)
 	return 0;
 }
 
+char *daemon_find_client(const struct rf_config *cfg, struct store *st, const char *name)
+{
+	struct find_client f = {.want = name};
+
+	if (store_clients_foreach(st, cfg->clients_need_reply, find_client_row, &f) < 0) {
+		log_err("clients: %s", store_errmsg(st));
+		f.exact = NULL;
+	}
+	if (f.exact == NULL) {
+		f.exact = f.folded;
+		f.folded = NULL;
+	}
+	free(f.folded);
+	return f.exact;
+}
+
+int daemon_smtp_send(const struct rf_config *cfg, const char *const *rcpt, size_t n_rcpt,
+                     const char *mail, size_t len, unsigned attempts,
+                     void (*on_data_end)(void *arg), void *arg, struct smtp_status *st, char *err,
+                     size_t errlen)
+{
+	struct smtp_retry policy;
+	char *password = NULL;
+	int rc;
+
+	if (cfg->smtp.user != NULL) {
+		rc = config_secret_read(&cfg->smtp.secret, &password, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	smtp_retry_default(&policy);
+	policy.attempts = attempts;
+	policy.delay_ms = cfg->smtp.retry_delay * 1000;
+	rc = smtp_send_retry(&cfg->smtp, password, cfg->smtp.from, rcpt, n_rcpt, mail, len,
+	                     on_data_end, arg, &policy, st, err, errlen);
+	config_secret_free(&password);
+	return rc;
+}
+
 static int ledger(const struct options *opt, const char *only, const char *period_arg, bool json)
 {
 	struct rf_config *cfg = NULL;
@@ -267,7 +313,7 @@ static int ledger(const struct options *opt, const char *only, const char *perio
 	struct store *st = NULL;
 	struct score_report *rep = NULL;
 	struct ledger_out o = {.buf = STRBUF_INIT, .json = json};
-	struct find_client f = {.want = only};
+	char *found = NULL;
 	struct period p;
 	char err[512];
 	int status = EXIT_FAIL;
@@ -286,11 +332,7 @@ static int ledger(const struct options *opt, const char *only, const char *perio
 	o.cfg = cfg;
 	o.rep = rep;
 	if (only != NULL) {
-		if (store_clients_foreach(st, cfg->clients_need_reply, find_client_row, &f) < 0) {
-			log_err("clients: %s", store_errmsg(st));
-			goto out;
-		}
-		o.only = f.exact ? f.exact : f.folded;
+		o.only = found = daemon_find_client(cfg, st, only);
 		if (o.only == NULL) {
 			fprintf(stderr,
 			        "redflagd: no client called \"%s\" (see `redflagd clients`)\n",
@@ -301,9 +343,10 @@ static int ledger(const struct options *opt, const char *only, const char *perio
 	if (json && only == NULL)
 		strbuf_appends(&o.buf, "[");
 	else if (!json)
-		strbuf_appendf(&o.buf, "%-28s %-11s %5s %5s %7s %6s  %-10s  %-10s   (period %s)\n",
+		strbuf_appendf(&o.buf,
+		               "%-28s %-11s %5s %5s %7s %6s  %-10s  %-10s  %-10s   (period %s)\n",
 		               "client", "verdict", "red", "green", "in", "out", "first", "last",
-		               rep->period);
+		               "onboarded", rep->period);
 	if (store_clients_foreach(st, cfg->clients_need_reply, ledger_row, &o) < 0) {
 		log_err("clients: %s", store_errmsg(st));
 		goto out;
@@ -317,8 +360,7 @@ static int ledger(const struct options *opt, const char *only, const char *perio
 	fputs(o.buf.data, stdout);
 	status = EXIT_OK;
 out:
-	free(f.exact);
-	free(f.folded);
+	free(found);
 	strbuf_release(&o.buf);
 	score_report_free(&rep);
 	review_close(&cfg, &rules, &st);
@@ -449,7 +491,7 @@ static int digest_build(const struct rf_config *cfg, struct rules *rules, struct
 	return digest_compose(*rep, &env, mail, err, errlen);
 }
 
-/* What daemon_digest_send() did. */
+/* What digest_send() did. */
 enum send_outcome {
 	SEND_SENT,      /* sent now */
 	SEND_ALREADY,   /* sent before (or found delivered): nothing to do */
@@ -471,9 +513,7 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 	struct score_report *rep = NULL;
 	struct send_state ss = {.st = st, .period = p->key};
 	struct smtp_status sst = {0};
-	struct smtp_retry policy;
 	char mid[256], err[512] = "", day[16];
-	char *password = NULL;
 	const char *rcpt[1] = {cfg->digest.to};
 	const char *hook = getenv("REDFLAGD_TEST_HOOK");
 	int64_t now = (int64_t)time(NULL);
@@ -521,20 +561,12 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 		log_err("digest %s: %s", p->key, err);
 		goto out;
 	}
-	if (cfg->smtp.user != NULL &&
-	    config_secret_read(&cfg->smtp.secret, &password, err, sizeof(err)) < 0) {
-		log_err("smtp: %s", err);
-		goto out;
-	}
 	if (store_digest_prepare(st, p->key, mid, attempt, now) < 0) {
 		log_err("digest %s: %s", p->key, store_errmsg(st));
 		goto out;
 	}
-	smtp_retry_default(&policy);
-	policy.attempts = attempts;
-	policy.delay_ms = cfg->smtp.retry_delay * 1000;
-	r = smtp_send_retry(&cfg->smtp, password, cfg->smtp.from, rcpt, 1, mail.data, mail.len,
-	                    on_data_end, &ss, &policy, &sst, err, sizeof(err));
+	r = daemon_smtp_send(cfg, rcpt, 1, mail.data, mail.len, attempts, on_data_end, &ss, &sst,
+	                     err, sizeof(err));
 	if (r == 0) {
 		if (hook && strcmp(hook, "crash-after-send") == 0) {
 			/* Test hook: die between the server's 250 and our record of it. */
@@ -561,7 +593,6 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 	log_err("digest %s not sent: %s", p->key, err);
 	out = r == -EAGAIN ? SEND_TRANSIENT : SEND_FAILED;
 out:
-	config_secret_free(&password);
 	score_report_free(&rep);
 	strbuf_release(&mail);
 	return out;

@@ -28,6 +28,11 @@ static const char usage_text[] =
     "  digest [--period P] (--preview [--text] | --send [--force])\n"
     "                          show or send the review mail (P: 2026, 2026-Q3, 2026-11,\n"
     "                          2026-W47 or last); a period is sent once unless --force\n"
+    "  onboard CLIENT-OR-ADDRESS [--lang L] (--preview | --send [--force])\n"
+    "                          the \"how we will work together\" mail, once per client\n"
+    "  farewell CLIENT [--lang L] [--end DATE] [--handover TEXT] [--colleague TEXT]\n"
+    "           (--preview | --send [--force])\n"
+    "                          a respectful release letter; sent only with --send\n"
     "  classify [--json] [--rules DIR] [--config FILE] FILE...\n"
     "                          classify raw messages, no IMAP or database needed\n"
     "  explain MESSAGE-ID      why a stored message got its signals\n"
@@ -76,6 +81,9 @@ static int cmd_check_config(const struct options *opt, int argc, char **argv)
 		return EXIT_FAIL;
 	/* The rule packs are configuration too: a broken pattern must not wait for the daemon. */
 	rules = daemon_load_rules(cfg->rules, cfg->signals);
+	/* ... and so are the mail templates: an unknown placeholder fails here, not in a mail. */
+	if (daemon_check_templates(cfg) < 0)
+		rules_free(&rules);
 	config_free(&cfg);
 	if (rules == NULL)
 		return EXIT_FAIL;
@@ -88,16 +96,10 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct options *opt, int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},
-    {"sync", cmd_sync},
-    {"stats", cmd_stats},
-    {"clients", cmd_clients},
-    {"client", cmd_client},
-    {"digest", cmd_digest},
-    {"check-config", cmd_check_config},
-    {"classify", cmd_classify},
-    {"explain", cmd_explain},
-    {"reclassify", cmd_reclassify},
+    {"run", cmd_run},           {"sync", cmd_sync},         {"stats", cmd_stats},
+    {"clients", cmd_clients},   {"client", cmd_client},     {"digest", cmd_digest},
+    {"onboard", cmd_onboard},   {"farewell", cmd_farewell}, {"check-config", cmd_check_config},
+    {"classify", cmd_classify}, {"explain", cmd_explain},   {"reclassify", cmd_reclassify},
 };
 
 int main(int argc, char **argv)

@@ -287,6 +287,7 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 	bool ready = false;
 	int64_t next_full = 0;
 	int64_t next_digest = 0; /* monotonic ms; the first check follows the first import */
+	int64_t next_onboard = 0;
 	unsigned digest_failures = 0;
 	int64_t poll_ms;
 	size_t n;
@@ -339,6 +340,7 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 				failures[i] = 0;
 			}
 			next_full = now_ms() + poll_ms;
+			next_onboard = 0; /* new clients may have come in */
 			if (!ready && sess[0] != NULL) {
 				/* Config, database and a successful login: now we are up. */
 				sd_notify(0, "READY=1");
@@ -371,8 +373,14 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 		if (rt.stop)
 			break;
 
+		/* After the INBOX sync: a new client's first mail may just have been stored. */
+		if (ready && now_ms() >= next_onboard)
+			next_onboard = now_ms() + 1000 * daemon_onboard_tick(rt.cfg, rt.store);
+
 		sd_notify(0, idle ? "STATUS=idle on INBOX" : "STATUS=waiting");
 		wait_ms = next_full < next_digest ? next_full : next_digest;
+		if (next_onboard < wait_ms)
+			wait_ms = next_onboard;
 		for (size_t i = 0; i < n; i++)
 			if (sess[i] == NULL && retry_at[i] < wait_ms)
 				wait_ms = retry_at[i];
@@ -392,6 +400,8 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 				retry_at[0] = now_ms() + backoff_ms(failures[0]++);
 			}
 			/* r == 1: new mail, fetched by the INBOX sync above; r == 2: a signal. */
+			if (r == 1)
+				next_onboard = 0;
 		}
 		/* A dropped account whose retry time has come: the full pass reconnects it. */
 		for (size_t i = 0; i < n; i++)
