@@ -1364,8 +1364,7 @@ int store_client_id(struct store *s, const char *name, int64_t *id)
 	return r;
 }
 
-int store_client_contact(struct store *s, int64_t client, char **addr, unsigned *flags,
-                         char **lang)
+int store_client_contact(struct store *s, int64_t client, char **addr, unsigned *flags, char **lang)
 {
 	sqlite3_stmt *st = stmt_get(s, ST_CONTACT);
 	int rc, r = 0;

@@ -132,9 +132,9 @@ struct rf_onboarding {
 struct rf_config {
 	char *path; /* the file this was read from */
 	struct rf_owner owner;
-	char *database; /* SQLite file path */
-	char *rules;    /* rule pack directory */
-	char *signals;  /* signal catalogue; NULL = signals.conf beside the rules directory */
+	char *database;  /* SQLite file path */
+	char *rules;     /* rule pack directory */
+	char *signals;   /* signal catalogue; NULL = signals.conf beside the rules directory */
 	char *templates; /* mail templates; NULL = templates/ beside the rules directory */
 	/* old_rate: a client whose rate_since is at least this many months old (default 12) */
 	unsigned old_rate_months;

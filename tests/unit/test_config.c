@@ -72,7 +72,10 @@ static const struct {
     {"owner = { addresses = [\"me@example.com\"];\n  nmae = \"x\"; };\n",
      {":2: unknown setting 'nmae'"}},
     {OWNER ACCT("  pasword_file = \"x\";\n"), {":4: unknown setting 'pasword_file'"}},
-    {OWNER "onboarding = { auto = false;\n  delay = 3; };\n", {":3: unknown setting 'delay'"}},
+    {OWNER "onboarding = { auto = false;\n  delai = 3; };\n", {":3: unknown setting 'delai'"}},
+    {OWNER "onboarding = { auto = true;\n  max_per_day = 0; };\n", {":3: "}},
+    {OWNER "score = { act = 0.9;\n release = 0.5; };\n",
+     {":2: score: act (0.90) must be below release"}},
     /* syntax errors keep their line */
     {OWNER "\ndatabase = ;\n", {":3: syntax error"}},
     {OWNER "database = \"x.db\";\nrules = [ \"a\", ;\n", {":3: syntax error"}},
