@@ -77,6 +77,12 @@ int daemon_check_templates(const struct rf_config *cfg);
  */
 char *daemon_find_client(const struct rf_config *cfg, struct store *st, const char *name);
 
+/*
+ * A message with this Message-ID (with angle brackets) was synced from one of the mailboxes:
+ * how a mail that may have been delivered is recognised as delivered.
+ */
+bool daemon_message_seen(struct store *st, const char *message_id);
+
 struct smtp_status;
 /*
  * Sends a composed mail through cfg->smtp (password from its secret), at most attempts

@@ -446,7 +446,6 @@ static void on_data_end(void *arg)
 		log_err("digest %s: %s", s->period, store_errmsg(s->st));
 }
 
-/* A message with this Message-ID (with brackets) was synced from one of the mailboxes. */
 static int found_row(void *arg, const struct store_message_row *row)
 {
 	(void)row;
@@ -454,7 +453,7 @@ static int found_row(void *arg, const struct store_message_row *row)
 	return 1;
 }
 
-static bool message_seen(struct store *st, const char *message_id)
+bool daemon_message_seen(struct store *st, const char *message_id)
 {
 	char bare[256];
 	size_t n = strlen(message_id);
@@ -527,7 +526,8 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 	}
 	if (r == 0) {
 		attempt = d.attempt;
-		if (d.sent_at == 0 && d.transmitted_at != 0 && message_seen(st, d.message_id)) {
+		if (d.sent_at == 0 && d.transmitted_at != 0 &&
+		    daemon_message_seen(st, d.message_id)) {
 			/* The "maybe" resolved itself: the copy arrived in a synced mailbox. */
 			log_info("digest %s: %s found in the mailbox; recording it as sent", p->key,
 			         d.message_id);

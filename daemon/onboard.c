@@ -369,27 +369,6 @@ static void on_data_end(void *arg)
 		log_err("%s: %s", k->kind, store_errmsg(k->st));
 }
 
-static int found_row(void *arg, const struct store_message_row *row)
-{
-	(void)row;
-	*(bool *)arg = true;
-	return 1;
-}
-
-/* The copy to the owner came back through a synced mailbox. */
-static bool copy_seen(struct store *st, const char *mid)
-{
-	char bare[256];
-	size_t n = strlen(mid);
-	bool found = false;
-
-	if (n < 3 || n - 2 >= sizeof(bare))
-		return false;
-	memcpy(bare, mid + 1, n - 2);
-	bare[n - 2] = '\0';
-	return store_messages_by_msgid(st, bare, found_row, &found) >= 0 && found;
-}
-
 /*
  * Sends the mail of kind to r once (the ledger decides; force makes a new attempt).
  * Returns 0 sent, 1 already sent or possibly sent (told on stderr), -EAGAIN transient, or
@@ -419,7 +398,8 @@ static int send_once(const struct rf_config *cfg, struct store *st, enum templat
 		int y, m, d;
 
 		attempt = o.attempt;
-		if (o.sent_at == 0 && o.transmitted_at != 0 && copy_seen(st, o.message_id)) {
+		if (o.sent_at == 0 && o.transmitted_at != 0 &&
+		    daemon_message_seen(st, o.message_id)) {
 			store_outbox_sent(st, r->id, kname, now);
 			o.sent_at = now;
 		}
