@@ -91,10 +91,15 @@ static int resolve(const struct rf_config *cfg, struct store *st, const char *wh
 {
 	char *detected = NULL, *name;
 	const struct rf_client_conf *cc;
+	bool is_addr;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	name = strchr(who, '@') ? client_of_address(cfg, who) : daemon_find_client(cfg, st, who);
+	/* A name first (a client may be called "x@y"), then an address. */
+	name = daemon_find_client(cfg, st, who);
+	is_addr = name == NULL && strchr(who, '@') != NULL;
+	if (is_addr)
+		name = client_of_address(cfg, who);
 	if (name == NULL) {
 		fprintf(stderr,
 		        "redflagd: \"%s\" is not a client (see `redflagd clients`; a counterparty "
@@ -107,7 +112,13 @@ static int resolve(const struct rf_config *cfg, struct store *st, const char *wh
 	if (rc == 0)
 		rc = store_client_contact(st, r->id, &r->addr, &r->flags, &detected);
 	if (rc < 0) {
-		if (rc == -ENOENT)
+		if (rc == -ENOENT && is_addr)
+			fprintf(
+			    stderr,
+			    "redflagd: %s is not a client yet: no mail from or to it (it would be "
+			    "filed as \"%s\")\n",
+			    who, name);
+		else if (rc == -ENOENT)
 			fprintf(stderr,
 			        "redflagd: no mail from or to %s yet, so no address to write to\n",
 			        name);
@@ -116,7 +127,7 @@ static int resolve(const struct rf_config *cfg, struct store *st, const char *wh
 		free(detected);
 		return rc;
 	}
-	if (strchr(who, '@')) {
+	if (is_addr) {
 		free(r->addr);
 		r->addr = str_lower(xstrdup(who));
 	}
@@ -655,8 +666,9 @@ int64_t daemon_onboard_tick(const struct rf_config *cfg, struct store *st)
 		    recent >= cfg->onboarding.max_per_day) {
 			if (log_once(-1))
 				log_warnx(
-				    "onboarding: the daily cap of %u mails is reached; %zu new "
-				    "client(s) wait for tomorrow",
+				    "onboarding: the cap of %u mails per 24 hours is reached; "
+				    "%zu new client(s) wait until the oldest of those mails is a "
+				    "day old",
 				    cfg->onboarding.max_per_day, c.n - i);
 			wait = 3600;
 			break;
