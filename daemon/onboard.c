@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "daemon.h"
@@ -249,7 +250,22 @@ int daemon_check_templates(const struct rf_config *cfg)
 	struct strbuf errors = STRBUF_INIT;
 	char dirbuf[4096];
 	const char *dir = templates_dir(cfg, dirbuf, sizeof(dirbuf));
+	struct stat sb;
 	int bad = 0;
+
+	/*
+	 * No templates at all only matters to someone who wants client mails: an error with
+	 * automatic onboarding on, a warning otherwise (onboard and farewell will say it again).
+	 */
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		if (cfg->onboarding.auto_send) {
+			fprintf(stderr, "%s: no template directory, but onboarding.auto is on\n",
+			        dir);
+			return -EINVAL;
+		}
+		log_warnx("%s: no template directory: onboard and farewell cannot work", dir);
+		return 0;
+	}
 
 	for (int k = TEMPLATE_ONBOARDING; k <= TEMPLATE_FAREWELL; k++)
 		for (size_t i = 0; i < ARRAY_SIZE(langs); i++) {
