@@ -13,6 +13,8 @@
 
 PREFIX  ?= /usr/local
 SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
 BUILD   ?= build
 CC      ?= cc
 PYTHON  := /usr/bin/python3
@@ -49,7 +51,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEBS := build-essential pkg-config libetpan-dev libcurl4-gnutls-dev libsqlite3-dev sqlite3 \
         libconfig-dev libcmocka-dev libpcre2-dev libvectorscan-dev libgnutls28-dev libsystemd-dev \
         libsasl2-modules dovecot-imapd python3 python3-aiosmtpd isync openssl valgrind \
-        cppcheck clang-format netcat-openbsd time tzdata
+        cppcheck clang-format netcat-openbsd time tzdata mandoc man-db systemd
 
 .PHONY: all deps test unit integration asan lint bench eval demo install uninstall clean check-deps
 
@@ -142,13 +144,25 @@ install: $(BIN)
 	install -m 0644 conf/templates/*.tmpl conf/templates/README.md \
 		$(DESTDIR)$(PREFIX)/share/redflagd/templates/
 	install -m 0644 conf/rules/*.conf conf/rules/README.md $(DESTDIR)$(PREFIX)/share/redflagd/rules/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 docs/man/man8/redflagd.8 $(DESTDIR)$(MANDIR)/man8/redflagd.8
+	install -m 0644 docs/man/man5/redflagd.conf.5 $(DESTDIR)$(MANDIR)/man5/redflagd.conf.5
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in redflagd.service redflagd@.service; do \
+		sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|' -e 's|/etc/redflagd/|$(SYSCONFDIR)/redflagd/|g' \
+			systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	# The config holds no secrets (passwords come from files or credentials) and the
+	# service's dynamic user must read it: 0644. An existing one is never overwritten.
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/redflagd
 	test -e $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf || \
-		install -m 0640 conf/redflagd.conf $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf
+		install -m 0644 conf/redflagd.conf $(DESTDIR)$(SYSCONFDIR)/redflagd/redflagd.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/redflagd
 	rm -rf $(DESTDIR)$(PREFIX)/share/redflagd
+	rm -f $(DESTDIR)$(MANDIR)/man8/redflagd.8 $(DESTDIR)$(MANDIR)/man5/redflagd.conf.5
+	rm -f $(DESTDIR)$(UNITDIR)/redflagd.service $(DESTDIR)$(UNITDIR)/redflagd@.service
 
 clean:
 	rm -rf $(BUILD)
