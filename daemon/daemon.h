@@ -62,6 +62,9 @@ int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, str
 int cmd_onboard(const struct options *opt, int argc, char **argv);
 int cmd_farewell(const struct options *opt, int argc, char **argv);
 
+/* When the next review is due (UTC seconds), from digest.every and digest.at; 0 if unknown. */
+int64_t daemon_next_review(const struct rf_config *cfg, int64_t now);
+
 /*
  * Automatic onboarding in `run` (onboard.c): mails each new client once, within the safety
  * rules. Returns the seconds until it should be called again.

@@ -715,3 +715,19 @@ int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, str
 	       now;
 	return wait < 1 ? 1 : wait > 86400 ? 86400 : wait;
 }
+
+int64_t daemon_next_review(const struct rf_config *cfg, int64_t now)
+{
+	enum period_kind every = PERIOD_YEAR;
+	struct period p, next;
+	int64_t due;
+
+	if (cfg->digest.every)
+		period_kind_parse(cfg->digest.every, &every);
+	if (period_latest_due(every, cfg->digest.at_month, cfg->digest.at_day,
+	                      cfg->digest.at_minute, cfg->owner.timezone, now, &p, &due) < 0 ||
+	    period_next(&p, cfg->owner.timezone, &next) < 0)
+		return 0;
+	return period_due(&next, cfg->digest.at_month, cfg->digest.at_day, cfg->digest.at_minute,
+	                  cfg->owner.timezone);
+}

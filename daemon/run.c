@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "redflag/calendar.h"
 #include "redflag/clients.h"
 #include "redflag/log.h"
 #include "redflag/parser.h"
@@ -38,11 +39,16 @@ struct runtime {
 	struct clients *clients;
 	struct rules *rules;
 	struct calendar_hours hours; /* strings borrowed from cfg */
+	const struct options *opt;   /* for reloading the configuration */
 	int sigfd;
 	bool stop;
-	bool tty;            /* progress lines on stderr */
-	bool progress_shown; /* a progress line is on the terminal, to be ended */
-	int64_t progress_ms; /* last progress line */
+	bool reload;           /* SIGHUP seen: reload between passes, never inside one */
+	int64_t watchdog_ms;   /* ping interval (half of WATCHDOG_USEC); 0 = no watchdog */
+	int64_t watchdog_last; /* last WATCHDOG=1 */
+	uint64_t messages;     /* stored messages, for the status line */
+	bool tty;              /* progress lines on stderr */
+	bool progress_shown;   /* a progress line is on the terminal, to be ended */
+	int64_t progress_ms;   /* last progress line */
 	int64_t mailbox_start_ms;
 };
 
@@ -60,8 +66,8 @@ static bool runtime_signals(struct runtime *rt)
 			rt->stop = true;
 			break;
 		case SIGHUP:
-			log_notice(
-			    "SIGHUP: configuration reload is not supported yet; restart instead");
+			log_info("SIGHUP: reloading the configuration");
+			rt->reload = true;
 			break;
 		default:
 			break;
@@ -70,8 +76,24 @@ static bool runtime_signals(struct runtime *rt)
 	return rt->stop;
 }
 
+/* Tells systemd we are alive, at most once per interval; cheap enough to call often. */
+static void runtime_watchdog(struct runtime *rt)
+{
+	int64_t now;
+
+	if (rt->watchdog_ms == 0)
+		return;
+	now = now_ms();
+	if (now - rt->watchdog_last >= rt->watchdog_ms) {
+		sd_notify(0, "WATCHDOG=1");
+		rt->watchdog_last = now;
+	}
+}
+
 static bool should_stop(void *arg)
 {
+	/* Called between messages of a long import: the watchdog must hear from us there too. */
+	runtime_watchdog(arg);
 	return runtime_signals(arg);
 }
 
@@ -128,9 +150,12 @@ static int runtime_open(struct runtime *rt, const struct options *opt)
 	struct parser_options popt = PARSER_OPTIONS_DEFAULT;
 	char err[512];
 	sigset_t set;
+	uint64_t wd_usec = 0;
 	int r;
 
-	*rt = (struct runtime){.sigfd = -1, .tty = isatty(STDERR_FILENO) == 1};
+	*rt = (struct runtime){.sigfd = -1, .tty = isatty(STDERR_FILENO) == 1, .opt = opt};
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec >= 2000)
+		rt->watchdog_ms = (int64_t)(wd_usec / 2000);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -252,6 +277,17 @@ int cmd_sync(const struct options *opt, int argc, char **argv)
 	return status;
 }
 
+/* The shortest poll_interval of all accounts, in ms. */
+static int64_t min_poll_ms(const struct rf_config *cfg)
+{
+	int64_t ms = (int64_t)cfg->accounts[0].poll_interval * 1000;
+
+	for (size_t i = 1; i < cfg->n_accounts; i++)
+		if ((int64_t)cfg->accounts[i].poll_interval * 1000 < ms)
+			ms = (int64_t)cfg->accounts[i].poll_interval * 1000;
+	return ms;
+}
+
 /* Waits up to timeout_ms for a signal. */
 static void runtime_sleep(struct runtime *rt, int64_t timeout_ms)
 {
@@ -274,6 +310,71 @@ static int64_t backoff_ms(unsigned failures)
 }
 
 /*
+ * SIGHUP: parse and check the whole new configuration (rules, templates, database) first;
+ * swap only when all of it is good, else keep running on the old one and say why (each
+ * error with file:line). Returns true on a swap: the caller then drops its sessions, since
+ * the accounts may have changed, and the next full pass reconnects.
+ */
+static bool runtime_reload(struct runtime *rt)
+{
+	struct rf_config *cfg;
+	struct rules *rules = NULL;
+	struct store *store = NULL;
+	char err[512];
+
+	sd_notify(0, "RELOADING=1");
+	cfg = daemon_load_config(rt->opt);
+	if (cfg != NULL && cfg->n_accounts == 0) {
+		log_err("%s: no accounts configured", cfg->path);
+		config_free(&cfg);
+	}
+	if (cfg != NULL)
+		rules = daemon_load_rules(cfg->rules, cfg->signals);
+	if (rules != NULL && daemon_check_templates(cfg) < 0)
+		rules_free(&rules);
+	if (rules != NULL && strcmp(cfg->database, rt->cfg->database) != 0 &&
+	    store_open(cfg->database, &store, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		rules_free(&rules);
+	}
+	if (rules == NULL) {
+		log_err("configuration reload failed; still running with the previous one");
+		config_free(&cfg);
+		sd_notify(0, "READY=1");
+		return false;
+	}
+	if (!rules_prefilter_build(rules))
+		log_notice("rules: no prefilter on this machine; PCRE2 runs every pattern");
+	if (store != NULL) {
+		store_close(&rt->store);
+		rt->store = store;
+	}
+	rules_free(&rt->rules);
+	rt->rules = rules;
+	clients_free(&rt->clients);
+	config_free(&rt->cfg);
+	rt->cfg = cfg;
+	rt->clients = clients_new(rt->cfg);
+	daemon_calendar_hours(rt->cfg, &rt->hours);
+	log_info("configuration reloaded from %s", rt->cfg->path);
+	sd_notify(0, "READY=1");
+	return true;
+}
+
+/* "idle on INBOX · 1,204 messages · next review 2027-01-15" for systemctl status. */
+static void runtime_status(const struct runtime *rt, const char *what, int64_t next_review)
+{
+	char review[48] = "";
+	int y, m, d;
+
+	if (next_review > 0 &&
+	    calendar_local_date(rt->cfg->owner.timezone, next_review, &y, &m, &d) == 0)
+		snprintf(review, sizeof(review), " · next review %04d-%02d-%02d", y, m, d);
+	sd_notifyf(0, "STATUS=%s · %llu message%s%s", what, (unsigned long long)rt->messages,
+	           rt->messages == 1 ? "" : "s", review);
+}
+
+/*
  * `run`: import everything, then IDLE on the first account's INBOX and import what arrives;
  * every poll_interval, sync all mailboxes of all accounts. A network error drops the
  * session and reconnects with backoff; the database is consistent at every point.
@@ -288,6 +389,8 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 	int64_t next_full = 0;
 	int64_t next_digest = 0; /* monotonic ms; the first check follows the first import */
 	int64_t next_onboard = 0;
+	int64_t next_review = 0;  /* wall clock, for the status line */
+	bool inbox_fresh = false; /* INBOX examined and synced on sess[0], ready to IDLE */
 	unsigned digest_failures = 0;
 	int64_t poll_ms;
 	size_t n;
@@ -302,21 +405,45 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	{
+		struct store_stats stats;
+
+		if (store_stats(rt.store, rt.cfg->clients_need_reply, &stats) == 0)
+			rt.messages = (uint64_t)stats.messages;
+	}
 	n = rt.cfg->n_accounts;
 	sess = xcalloc(n, sizeof(*sess));
 	failures = xcalloc(n, sizeof(*failures));
 	retry_at = xcalloc(n, sizeof(*retry_at));
-	poll_ms = (int64_t)rt.cfg->accounts[0].poll_interval * 1000;
-	for (size_t i = 1; i < n; i++)
-		if ((int64_t)rt.cfg->accounts[i].poll_interval * 1000 < poll_ms)
-			poll_ms = (int64_t)rt.cfg->accounts[i].poll_interval * 1000;
+	poll_ms = min_poll_ms(rt.cfg);
 
 	while (!runtime_signals(&rt)) {
-		struct sync_ctx ctx = runtime_ctx(&rt);
+		struct sync_ctx ctx;
 		struct imap_session *idle = NULL;
 		int64_t wait_ms;
 		char err[512] = "";
 		int r;
+
+		if (rt.reload) {
+			rt.reload = false;
+			if (runtime_reload(&rt)) {
+				/* The accounts may differ now: start over with fresh sessions. */
+				for (size_t i = 0; i < n; i++)
+					imap_close(&sess[i]);
+				n = rt.cfg->n_accounts;
+				sess = xreallocarray(sess, n, sizeof(*sess));
+				failures = xreallocarray(failures, n, sizeof(*failures));
+				retry_at = xreallocarray(retry_at, n, sizeof(*retry_at));
+				memset(sess, 0, n * sizeof(*sess));
+				memset(failures, 0, n * sizeof(*failures));
+				memset(retry_at, 0, n * sizeof(*retry_at));
+				poll_ms = min_poll_ms(rt.cfg);
+				next_full = next_digest = next_onboard = 0;
+				inbox_fresh = false;
+			}
+		}
+		runtime_watchdog(&rt);
+		ctx = runtime_ctx(&rt);
 
 		if (now_ms() >= next_full) {
 			for (size_t i = 0; i < n && !rt.stop; i++) {
@@ -329,6 +456,7 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 				if (r == 0)
 					r = sync_account(&ctx, acct, sess[i], &res, err,
 					                 sizeof(err));
+				rt.messages += res.stored;
 				if (r == -ECANCELED)
 					break;
 				if (r < 0) {
@@ -340,7 +468,8 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 				failures[i] = 0;
 			}
 			next_full = now_ms() + poll_ms;
-			next_onboard = 0; /* new clients may have come in */
+			next_onboard = 0;    /* new clients may have come in */
+			inbox_fresh = false; /* the pass examined other mailboxes on the session */
 			if (!ready && sess[0] != NULL) {
 				/* Config, database and a successful login: now we are up. */
 				sd_notify(0, "READY=1");
@@ -351,19 +480,27 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 			break;
 
 		/* After the import, so a digest that is due covers the mail up to now. */
-		if (ready && now_ms() >= next_digest)
-			next_digest =
-			    now_ms() +
-			    1000 * daemon_digest_tick(rt.cfg, rt.rules, rt.store, &digest_failures);
+		if (ready && now_ms() >= next_digest) {
+			int64_t secs =
+			    daemon_digest_tick(rt.cfg, rt.rules, rt.store, &digest_failures);
 
-		if (sess[0] != NULL && imap_has_idle(sess[0])) {
+			next_digest = now_ms() + 1000 * secs;
+			next_review = daemon_next_review(rt.cfg, (int64_t)time(NULL));
+		}
+
+		if (sess[0] != NULL && imap_has_idle(sess[0]) && inbox_fresh) {
+			/* Nothing new since the last IDLE (a timeout or a signal): IDLE again. */
+			idle = sess[0];
+		} else if (sess[0] != NULL && imap_has_idle(sess[0])) {
 			struct sync_result res = {0};
 
 			/* Leaves INBOX examined and up to date, which IDLE needs. */
 			r = sync_mailbox(&ctx, &rt.cfg->accounts[0], sess[0], "INBOX", &res, err,
 			                 sizeof(err));
+			rt.messages += res.stored;
 			if (r == 0) {
 				idle = sess[0];
+				inbox_fresh = true;
 			} else if (r != -ECANCELED) {
 				log_err("%s: %s", rt.cfg->accounts[0].name, err);
 				imap_close(&sess[0]);
@@ -377,10 +514,12 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 		if (ready && now_ms() >= next_onboard)
 			next_onboard = now_ms() + 1000 * daemon_onboard_tick(rt.cfg, rt.store);
 
-		sd_notify(0, idle ? "STATUS=idle on INBOX" : "STATUS=waiting");
+		runtime_status(&rt, idle ? "idle on INBOX" : "waiting", next_review);
 		wait_ms = next_full < next_digest ? next_full : next_digest;
 		if (next_onboard < wait_ms)
 			wait_ms = next_onboard;
+		if (rt.watchdog_ms > 0 && now_ms() + rt.watchdog_ms < wait_ms)
+			wait_ms = now_ms() + rt.watchdog_ms;
 		for (size_t i = 0; i < n; i++)
 			if (sess[i] == NULL && retry_at[i] < wait_ms)
 				wait_ms = retry_at[i];
@@ -399,7 +538,13 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 				imap_close(&sess[0]);
 				retry_at[0] = now_ms() + backoff_ms(failures[0]++);
 			}
-			/* r == 1: new mail, fetched by the INBOX sync above; r == 2: a signal. */
+			/*
+			 * r == 1: new mail, fetched by the INBOX sync of the next round; 0: the
+			 * wait ended (a timer, the watchdog); 2: a signal. Only new mail or an
+			 * error needs that sync: the mailbox stays examined for the next IDLE.
+			 */
+			if (r != 0 && r != 2)
+				inbox_fresh = false;
 			if (r == 1)
 				next_onboard = 0;
 		}
