@@ -470,7 +470,7 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 			next_full = now_ms() + poll_ms;
 			next_onboard = 0;    /* new clients may have come in */
 			inbox_fresh = false; /* the pass examined other mailboxes on the session */
-			if (!ready && sess[0] != NULL) {
+			if (!ready && sess[0] != NULL && !rt.stop) {
 				/* Config, database and a successful login: now we are up. */
 				sd_notify(0, "READY=1");
 				ready = true;
