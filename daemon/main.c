@@ -43,7 +43,7 @@ static const char usage_text[] =
     "options:\n"
     "  -c FILE     configuration file (default " DEFAULT_CONFIG ")\n"
     "  -v          more log output (repeat for debug)\n"
-    "  -T TOPICS   trace topics, comma-separated: imap,store,sync or all\n"
+    "  -T TOPICS   trace topics, comma-separated: imap,smtp,store,sync or all\n"
     "  --version   print the version\n"
     "  --help      print this help\n";
 

@@ -673,12 +673,17 @@ int store_begin_read(struct store *s)
 
 int store_commit(struct store *s)
 {
-	return exec_simple(s, ST_COMMIT, "commit");
+	int r = exec_simple(s, ST_COMMIT, "commit");
+
+	log_trace("store", "commit: %s", r == 0 ? "ok" : s->errmsg);
+	return r;
 }
 
 int store_rollback(struct store *s)
 {
 	cache_clear(s);
+	if (!sqlite3_get_autocommit(s->db))
+		log_trace("store", "rollback");
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return exec_simple(s, ST_ROLLBACK, "rollback");

@@ -230,6 +230,9 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 			store_rollback(ctx->store);
 			return -EIO;
 		}
+		log_trace("sync", "%s/%s: UID %u..%u: %d fetched, %llu stored (%llu unparseable)",
+		          acct->name, mailbox, prev + 1, last, n, (unsigned long long)b.stored,
+		          (unsigned long long)b.unparseable);
 		reset = false;
 		progressed = last > prev;
 		res->stored += b.stored;
