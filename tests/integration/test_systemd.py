@@ -77,6 +77,41 @@ class UnitTest(unittest.TestCase):
                 self.assertIn(line, text, f"{u} lacks {line.strip()}")
 
 
+def _mdwe():
+    """prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): what MemoryDenyWriteExecute= does."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(65, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_MDWE")
+
+
+def _mdwe_available():
+    try:
+        p = subprocess.run(["/bin/true"], preexec_fn=_mdwe, timeout=10)
+        return p.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+class MemoryDenyWriteExecuteTest(unittest.TestCase):
+    """The unit sets MemoryDenyWriteExecute=yes: PCRE2's JIT cannot map executable memory
+    there, and the rules must then give exactly the same signals through the interpreter."""
+
+    @unittest.skipUnless(_mdwe_available(), "kernel without PR_SET_MDWE (Linux < 6.3)")
+    def test_classify_same_without_jit(self):
+        files = sorted(os.path.join(ROOT, "tests/fixtures/labeled/messages", f)
+                       for f in os.listdir(os.path.join(ROOT, "tests/fixtures/labeled/messages")))
+        cmd = [os.path.abspath(harness.BIN), "classify", "--json", "--rules",
+               os.path.join(ROOT, "conf/rules"), *files[:60]]
+        plain = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        walled = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                preexec_fn=_mdwe)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertEqual(walled.returncode, 0, walled.stderr)
+        self.assertEqual(walled.stdout, plain.stdout)
+        self.assertIn('"signal":', plain.stdout)
+
+
 @unittest.skipUnless(have("make"), "make not installed")
 class InstallTest(unittest.TestCase):
     def test_install_tree(self):
