@@ -62,6 +62,9 @@ int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, str
 int cmd_onboard(const struct options *opt, int argc, char **argv);
 int cmd_farewell(const struct options *opt, int argc, char **argv);
 
+/* t (UTC) as "YYYY-MM-DD" in zone tz, or "-" for 0 / an unrepresentable time. */
+void daemon_local_day(const char *tz, int64_t t, char *buf, size_t len);
+
 /* When the next review is due (UTC seconds), from digest.every and digest.at; 0 if unknown. */
 int64_t daemon_next_review(const struct rf_config *cfg, int64_t now);
 
@@ -85,6 +88,13 @@ char *daemon_find_client(const struct rf_config *cfg, struct store *st, const ch
  * how a mail that may have been delivered is recognised as delivered.
  */
 bool daemon_message_seen(struct store *st, const char *message_id);
+
+/*
+ * Test hook: with REDFLAGD_TEST_HOOK=crash-after-send the process kills itself here, between
+ * the server's 250 and the database's record of it, so tests can check a mail is not sent
+ * twice after such a crash. Does nothing otherwise.
+ */
+void daemon_crash_after_send(void);
 
 struct smtp_status;
 /*

@@ -65,15 +65,21 @@ static void review_close(struct rf_config **cfg, struct rules **rules, struct st
 	config_free(cfg);
 }
 
-/* Parses --period P (default "last") for the config's digest.every. */
-static int parse_period(const struct rf_config *cfg, const char *arg, struct period *p)
+/* digest.every as a period kind (config checked it; a year otherwise). */
+static enum period_kind digest_every(const struct rf_config *cfg)
 {
 	enum period_kind every = PERIOD_YEAR;
 
 	if (cfg->digest.every)
 		period_kind_parse(cfg->digest.every, &every);
-	if (period_parse(arg ? arg : "last", every, cfg->owner.timezone, (int64_t)time(NULL), p) <
-	    0) {
+	return every;
+}
+
+/* Parses --period P (default "last") for the config's digest.every. */
+static int parse_period(const struct rf_config *cfg, const char *arg, struct period *p)
+{
+	if (period_parse(arg ? arg : "last", digest_every(cfg), cfg->owner.timezone,
+	                 (int64_t)time(NULL), p) < 0) {
 		fprintf(stderr,
 		        "redflagd: period \"%s\" is not one of 2026, 2026-Q3, 2026-11, 2026-W47, "
 		        "last\n",
@@ -83,7 +89,7 @@ static int parse_period(const struct rf_config *cfg, const char *arg, struct per
 	return 0;
 }
 
-static void local_day(const char *tz, int64_t t, char *buf, size_t len)
+void daemon_local_day(const char *tz, int64_t t, char *buf, size_t len)
 {
 	int y, m, d;
 
@@ -127,8 +133,8 @@ static void json_client(struct ledger_out *o, const struct store_client_row *r,
 	    classify_old_rate(cc->rate_since, o->cfg->old_rate_months, (int64_t)time(NULL), rate,
 	                      sizeof(rate)) != 1)
 		rate[0] = '\0';
-	local_day(tz, r->first_date, first, sizeof(first));
-	local_day(tz, r->last_date, last, sizeof(last));
+	daemon_local_day(tz, r->first_date, first, sizeof(first));
+	daemon_local_day(tz, r->last_date, last, sizeof(last));
 	strbuf_appends(b, "{\"name\":");
 	strbuf_append_json(b, r->name);
 	strbuf_appendf(b,
@@ -140,7 +146,7 @@ static void json_client(struct ledger_out *o, const struct store_client_row *r,
 		strbuf_append_json(b, rate);
 	else
 		strbuf_appends(b, "null");
-	local_day(tz, r->onboarded_at, onb, sizeof(onb));
+	daemon_local_day(tz, r->onboarded_at, onb, sizeof(onb));
 	strbuf_appends(b, ",\"onboarded\":");
 	if (r->onboarded_at)
 		strbuf_appendf(b, "\"%s\"", onb);
@@ -179,7 +185,7 @@ static void json_client(struct ledger_out *o, const struct store_client_row *r,
 			for (size_t e = 0; e < s->n_evidence; e++) {
 				char day[16];
 
-				local_day(tz, s->evidence[e].date, day, sizeof(day));
+				daemon_local_day(tz, s->evidence[e].date, day, sizeof(day));
 				strbuf_appendf(b, "%s{\"date\":\"%s\",\"subject\":", e ? "," : "",
 				               day);
 				strbuf_append_json(b, s->evidence[e].subject);
@@ -201,13 +207,13 @@ static void text_client(struct ledger_out *o, const struct store_client_row *r,
 	const char *tz = o->cfg->owner.timezone;
 	char first[16], last[16], onb[16], red[8] = "-", green[8] = "-";
 
-	local_day(tz, r->first_date, first, sizeof(first));
-	local_day(tz, r->last_date, last, sizeof(last));
+	daemon_local_day(tz, r->first_date, first, sizeof(first));
+	daemon_local_day(tz, r->last_date, last, sizeof(last));
 	if (c != NULL) {
 		snprintf(red, sizeof(red), "%.0f%%", 100 * c->red_share);
 		snprintf(green, sizeof(green), "%.0f%%", 100 * c->green_share);
 	}
-	local_day(tz, r->onboarded_at, onb, sizeof(onb));
+	daemon_local_day(tz, r->onboarded_at, onb, sizeof(onb));
 	strbuf_appendf(b, "%-28s %-11s %5s %5s %7lld %6lld  %-10s  %-10s  %-10s%s\n", r->name,
 	               c ? score_verdict_name(c->verdict) : "-", red, green,
 	               (long long)r->messages_in, (long long)r->messages_out, first, last, onb,
@@ -225,7 +231,7 @@ static void text_client(struct ledger_out *o, const struct store_client_row *r,
 		for (size_t e = 0; e < s->n_evidence; e++) {
 			char day[16];
 
-			local_day(tz, s->evidence[e].date, day, sizeof(day));
+			daemon_local_day(tz, s->evidence[e].date, day, sizeof(day));
 			strbuf_appendf(b, "      %s  \"%s\"  %s\n", day, s->evidence[e].subject,
 			               s->evidence[e].excerpt);
 		}
@@ -453,6 +459,14 @@ static int found_row(void *arg, const struct store_message_row *row)
 	return 1;
 }
 
+void daemon_crash_after_send(void)
+{
+	const char *hook = getenv("REDFLAGD_TEST_HOOK");
+
+	if (hook && strcmp(hook, "crash-after-send") == 0)
+		raise(SIGKILL);
+}
+
 bool daemon_message_seen(struct store *st, const char *message_id)
 {
 	char bare[256];
@@ -514,7 +528,6 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 	struct smtp_status sst = {0};
 	char mid[256], err[512] = "", day[16];
 	const char *rcpt[1] = {cfg->digest.to};
-	const char *hook = getenv("REDFLAGD_TEST_HOOK");
 	int64_t now = (int64_t)time(NULL);
 	int attempt = 0, r;
 	enum send_outcome out = SEND_FAILED;
@@ -535,8 +548,8 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 				log_err("digest %s: %s", p->key, store_errmsg(st));
 			d.sent_at = now;
 		}
-		local_day(cfg->owner.timezone, d.sent_at ? d.sent_at : d.transmitted_at, day,
-		          sizeof(day));
+		daemon_local_day(cfg->owner.timezone, d.sent_at ? d.sent_at : d.transmitted_at, day,
+		                 sizeof(day));
 		if (d.sent_at && !force) {
 			log_warnx("digest %s was already sent on %s (Message-ID %s); not sending "
 			          "it again (--force sends it anyway)",
@@ -568,10 +581,7 @@ static enum send_outcome digest_send(const struct rf_config *cfg, struct rules *
 	r = daemon_smtp_send(cfg, rcpt, 1, mail.data, mail.len, attempts, on_data_end, &ss, &sst,
 	                     err, sizeof(err));
 	if (r == 0) {
-		if (hook && strcmp(hook, "crash-after-send") == 0) {
-			/* Test hook: die between the server's 250 and our record of it. */
-			raise(SIGKILL);
-		}
+		daemon_crash_after_send();
 		if (store_digest_sent(st, p->key, (int64_t)time(NULL)) < 0) {
 			log_err("digest %s was sent but could not be recorded: %s", p->key,
 			        store_errmsg(st));
@@ -680,16 +690,14 @@ out:
 int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, struct store *st,
                            unsigned *failures)
 {
-	enum period_kind every = PERIOD_YEAR;
-	struct period p, next;
+	struct period p;
 	struct store_digest d;
 	int64_t now = (int64_t)time(NULL), due, wait;
 	enum send_outcome o;
 
 	if (!cfg->smtp.present || cfg->digest.to == NULL)
 		return 86400;
-	period_kind_parse(cfg->digest.every, &every);
-	if (period_latest_due(every, cfg->digest.at_month, cfg->digest.at_day,
+	if (period_latest_due(digest_every(cfg), cfg->digest.at_month, cfg->digest.at_day,
 	                      cfg->digest.at_minute, cfg->owner.timezone, now, &p, &due) < 0)
 		return 86400;
 	/* Catch up once: only the latest due period, and only if nothing was tried for it. */
@@ -708,23 +716,17 @@ int64_t daemon_digest_tick(const struct rf_config *cfg, struct rules *rules, str
 		return wait < 86400 ? wait : 86400;
 	}
 	*failures = 0;
-	if (period_next(&p, cfg->owner.timezone, &next) < 0)
-		return 86400;
-	wait = period_due(&next, cfg->digest.at_month, cfg->digest.at_day, cfg->digest.at_minute,
-	                  cfg->owner.timezone) -
-	       now;
+	due = daemon_next_review(cfg, now);
+	wait = due > 0 ? due - now : 86400;
 	return wait < 1 ? 1 : wait > 86400 ? 86400 : wait;
 }
 
 int64_t daemon_next_review(const struct rf_config *cfg, int64_t now)
 {
-	enum period_kind every = PERIOD_YEAR;
 	struct period p, next;
 	int64_t due;
 
-	if (cfg->digest.every)
-		period_kind_parse(cfg->digest.every, &every);
-	if (period_latest_due(every, cfg->digest.at_month, cfg->digest.at_day,
+	if (period_latest_due(digest_every(cfg), cfg->digest.at_month, cfg->digest.at_day,
 	                      cfg->digest.at_minute, cfg->owner.timezone, now, &p, &due) < 0 ||
 	    period_next(&p, cfg->owner.timezone, &next) < 0)
 		return 0;

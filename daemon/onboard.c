@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,17 +421,14 @@ static int send_once(const struct rf_config *cfg, struct store *st, enum templat
 		return rc;
 	}
 	if (rc == 0) {
-		int y, m, d;
-
 		attempt = o.attempt;
 		if (o.sent_at == 0 && o.transmitted_at != 0 &&
 		    daemon_message_seen(st, o.message_id)) {
 			store_outbox_sent(st, r->id, kname, now);
 			o.sent_at = now;
 		}
-		if (calendar_local_date(cfg->owner.timezone,
-		                        o.sent_at ? o.sent_at : o.transmitted_at, &y, &m, &d) == 0)
-			snprintf(day, sizeof(day), "%04d-%02d-%02d", y, m, d);
+		daemon_local_day(cfg->owner.timezone, o.sent_at ? o.sent_at : o.transmitted_at, day,
+		                 sizeof(day));
 		if (o.sent_at && !force) {
 			log_warnx(
 			    "%s mail to %s was already sent on %s (Message-ID %s); not sending "
@@ -463,10 +459,7 @@ static int send_once(const struct rf_config *cfg, struct store *st, enum templat
 	rc = daemon_smtp_send(cfg, rcpt, n_rcpt, mail.data, mail.len, attempts, on_data_end, &mk,
 	                      &sst, err, sizeof(err));
 	if (rc == 0) {
-		const char *hook = getenv("REDFLAGD_TEST_HOOK");
-
-		if (hook && strcmp(hook, "crash-after-send") == 0)
-			raise(SIGKILL);
+		daemon_crash_after_send();
 		if (store_outbox_sent(st, r->id, kname, (int64_t)time(NULL)) < 0)
 			log_err("%s mail to %s was sent but could not be recorded: %s", kname,
 			        r->name, store_errmsg(st));

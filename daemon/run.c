@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "redflag/calendar.h"
 #include "redflag/clients.h"
 #include "redflag/log.h"
 #include "redflag/parser.h"
@@ -364,14 +363,12 @@ static bool runtime_reload(struct runtime *rt)
 /* "idle on INBOX · 1,204 messages · next review 2027-01-15" for systemctl status. */
 static void runtime_status(const struct runtime *rt, const char *what, int64_t next_review)
 {
-	char review[48] = "";
-	int y, m, d;
+	char day[16];
 
-	if (next_review > 0 &&
-	    calendar_local_date(rt->cfg->owner.timezone, next_review, &y, &m, &d) == 0)
-		snprintf(review, sizeof(review), " · next review %04d-%02d-%02d", y, m, d);
-	sd_notifyf(0, "STATUS=%s · %llu message%s%s", what, (unsigned long long)rt->messages,
-	           rt->messages == 1 ? "" : "s", review);
+	daemon_local_day(rt->cfg->owner.timezone, next_review, day, sizeof(day));
+	sd_notifyf(0, "STATUS=%s · %llu message%s%s%s", what, (unsigned long long)rt->messages,
+	           rt->messages == 1 ? "" : "s", day[0] != '-' ? " · next review " : "",
+	           day[0] != '-' ? day : "");
 }
 
 /*

@@ -343,7 +343,7 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 	       referral_k = SIZE_MAX, sent_ah_k = SIZE_MAX, after_hours_k = SIZE_MAX;
 	int64_t max_id = 0, rate_when = now < p->end ? now : p->end - 1;
 	int li = lang_index(lang), r;
-	bool *old_rate = NULL;
+	char **old_rate = NULL; /* per client: the old-rate note, NULL = not on an old rate */
 	struct ev_row *ev_rows = NULL;
 	uint32_t *ev_by_slot = NULL;
 	int64_t t0, t1;
@@ -395,7 +395,10 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 	prev.acc = score_acc_new(&params, defs, n_defs, b.n_clients);
 	cur.ev = xcalloc(b.n_clients * n_defs * SCORE_MAX_EVIDENCE + 1, sizeof(*cur.ev));
 
-	/* old_rate is judged from the config, the same in both periods' scorers. */
+	/*
+	 * old_rate comes from the config, judged once at the report's time, for this period's
+	 * verdict only; the note ("rate since ...") is its evidence.
+	 */
 	old_rate = xcalloc(b.n_clients + 1, sizeof(*old_rate));
 	for (size_t i = 0; i < b.n_clients && old_rate_k != SIZE_MAX; i++) {
 		const struct rf_client_conf *cc = client_conf(cfg, b.clients[i].name);
@@ -404,8 +407,8 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 		if (cc && cc->rate_since &&
 		    classify_old_rate(cc->rate_since, cfg->old_rate_months, rate_when, ev,
 		                      sizeof(ev)) == 1) {
-			old_rate[i] = true;
-			score_acc_old_rate(cur.acc, i, cat[old_rate_k]->weight);
+			old_rate[i] = xstrdup(ev);
+			score_acc_old_rate(cur.acc, i);
 		}
 	}
 
@@ -486,14 +489,9 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 		fill_signals(ev_rows, ev_by_slot, &cur, i, &rc,
 		             rp.active ? &rp : &(struct score_result){0}, li, c);
 		if (old_rate[i]) {
-			const struct rf_client_conf *cc = client_conf(cfg, ci->name);
-			char ev[128];
-
-			classify_old_rate(cc->rate_since, cfg->old_rate_months, rate_when, ev,
-			                  sizeof(ev));
 			c->old_rate = true;
-			c->old_rate_note = xstrdup(ev);
-			add_old_rate(&cur, old_rate_k, ev, li, rate_when, c);
+			c->old_rate_note = xstrdup(old_rate[i]);
+			add_old_rate(&cur, old_rate_k, old_rate[i], li, rate_when, c);
 		}
 		qsort(c->signals, c->n_signals, sizeof(*c->signals), signal_cmp);
 		if (c->verdict == SCORE_CHERISH) {
@@ -533,6 +531,8 @@ out:
 	}
 	free(ev_rows);
 	free(ev_by_slot);
+	for (size_t i = 0; old_rate && i < b.n_clients; i++)
+		free(old_rate[i]);
 	free(old_rate);
 	free(idx);
 	free(defs);

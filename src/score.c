@@ -91,7 +91,6 @@ struct client_acc {
 	unsigned threads, neutral;
 	unsigned messages_in, messages_out;
 	bool old_rate;
-	double old_rate_w;
 	double red, green, price_w, other_w;
 };
 
@@ -282,12 +281,10 @@ bool score_acc_signal(struct score_acc *a, size_t client, uint64_t thread, size_
 	return score_acc_signal_in(a, score_acc_thread(a, client, thread), sig, once_per_thread, w);
 }
 
-void score_acc_old_rate(struct score_acc *a, size_t client, double w)
+void score_acc_old_rate(struct score_acc *a, size_t client)
 {
-	if (client >= a->n_clients)
-		return;
-	a->clients[client].old_rate = true;
-	a->clients[client].old_rate_w = w;
+	if (client < a->n_clients)
+		a->clients[client].old_rate = true;
 }
 
 void score_acc_result(const struct score_acc *a, size_t client, struct score_result *out)

@@ -190,8 +190,11 @@ void score_acc_message_in(struct score_acc *acc, uint32_t thread, bool out, bool
 bool score_acc_signal_in(struct score_acc *acc, uint32_t thread, size_t sig, bool once_per_thread,
                          double w);
 
-/* Marks client as on an old rate (a client-level red signal with weight w, price kind). */
-void score_acc_old_rate(struct score_acc *acc, size_t client, double w);
+/*
+ * Marks client as on an old rate: a client-level price signal that makes the verdict at
+ * least raise_price (score_verdict()), independent of volume and of the other weights.
+ */
+void score_acc_old_rate(struct score_acc *acc, size_t client);
 
 /* The numbers for one client after all input. */
 struct score_result {

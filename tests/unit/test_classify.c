@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "testfs.h"
+
 #include "redflag/calendar.h"
 #include "redflag/classify.h"
 #include "redflag/message.h"
@@ -268,41 +270,6 @@ struct tree {
 	char rules[300];
 	char signals[300];
 };
-
-static void put_file(const char *dir, const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	free(path);
-}
-
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct stat st;
-		char *path;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path);
-		else
-			unlink(path);
-		free(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 static const char test_signals[] = "signals = (\n"
                                    "  { id = \"rush\"; polarity = \"red\"; weight = 1.0;\n"

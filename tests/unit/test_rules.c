@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "testfs.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -47,42 +49,6 @@ static void tree_make(struct tree *t)
 	snprintf(t->rules, sizeof(t->rules), "%s/rules", t->root);
 	snprintf(t->signals, sizeof(t->signals), "%s/signals.conf", t->root);
 	assert_int_equal(mkdir(t->rules, 0700), 0);
-}
-
-static void put_file(const char *dir, const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	free(path);
-}
-
-/* Removes dir and everything below it (two levels are all the tests create). */
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct stat st;
-		char *path;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(path);
-		else
-			unlink(path);
-		free(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* The catalogue the hand-written packs use: two text signals and one time signal. */

@@ -94,7 +94,7 @@ static enum score_verdict verdict_of(const struct score_params *p, const struct 
 				                 once[h->m[i].sig[k]], h->m[i].w[k]);
 	}
 	if (h->old_rate)
-		score_acc_old_rate(acc, 0, 1.0);
+		score_acc_old_rate(acc, 0);
 	score_acc_result(acc, 0, &res);
 	if (res_out) {
 		*res_out = res;
@@ -306,7 +306,7 @@ static void test_examples(void **state)
 			score_acc_signal(acc, 0, (uint64_t)e->sigs[k][0], (size_t)e->sigs[k][1],
 			                 once[e->sigs[k][1]], 1.0);
 		if (e->old_rate)
-			score_acc_old_rate(acc, 0, 1.0);
+			score_acc_old_rate(acc, 0);
 		score_acc_result(acc, 0, &r);
 		if (r.verdict != e->want)
 			fail_msg("%s: %s (red %.2f green %.2f), want %s", e->what,
