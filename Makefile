@@ -8,6 +8,7 @@
 #   make bench      import, classification and digest benchmarks (tests/bench/README.md)
 #   make eval       classifier precision/recall on labelled mail (CORPUS=../shared/corpus)
 #   make demo       the whole product on a throwaway local mailbox
+#   make fresh      make demo + make test inside a bare Debian 12 chroot (tests/fresh/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -27,14 +28,22 @@ Q := @
 endif
 
 PKGS := libcurl sqlite3 libconfig libpcre2-8 libhs gnutls libsystemd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# pkg-config is asked when a recipe first needs the flags, not when make reads this file:
+# on a bare machine `make demo` reads the Makefile before `deps` has installed the .pc files
+# (and pkg-config itself), so flags computed at parse time would be empty. Each variable
+# replaces itself with its value on first use, so pkg-config runs once per make process.
+# The targets that install packages (demo, test, asan, bench, eval) also build in a sub-make
+# started after `deps`, so the order holds under -j as well.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_config,--cflags))$(PKG_CFLAGS)
 # libetpan: plain -letpan, not its pkg-config flags (they silently make the binary non-PIE).
-PKG_LIBS := -letpan $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(eval PKG_LIBS := -letpan $$(call pkg_config,--libs))$(PKG_LIBS)
+pkg_config = $(or $(shell pkg-config $(1) $(PKGS) 2>/dev/null),$(error pkg-config $(1) \
+	failed for one of: $(PKGS) (run `make deps`, or see `pkg-config --cflags $(PKGS)`)))
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -DREDFLAGD_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -DREDFLAGD_VERSION='"$(VERSION)"' \
             -DREDFLAGD_DATADIR='"$(PREFIX)/share/redflagd"' -Iinclude $(PKG_CFLAGS) \
             -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE $(CFLAGS) $(EXTRA_CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(EXTRA_LDFLAGS)
@@ -51,9 +60,10 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEBS := build-essential pkg-config libetpan-dev libcurl4-gnutls-dev libsqlite3-dev sqlite3 \
         libconfig-dev libcmocka-dev libpcre2-dev libvectorscan-dev libgnutls28-dev libsystemd-dev \
         libsasl2-modules dovecot-imapd python3 python3-aiosmtpd isync openssl valgrind \
-        cppcheck clang-format netcat-openbsd time tzdata mandoc man-db systemd
+        cppcheck clang-format netcat-openbsd time tzdata mandoc man-db systemd \
+        libstemmer-dev
 
-.PHONY: all deps test unit integration asan lint bench eval demo install uninstall clean check-deps
+.PHONY: all deps test unit integration asan lint bench eval demo fresh install uninstall clean
 
 all: $(BIN)
 
@@ -82,14 +92,27 @@ $(CLASSIFY_BENCH): $(BUILD)/obj/tests/bench/classify_bench.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
-# Installs only what is missing, so a prepared machine skips apt entirely.
+# Installs only what is missing, so a prepared machine skips apt entirely. Each failure
+# is one line naming the step or the package, not a compiler error later on.
 deps:
 	@missing=$$(for p in $(DEBS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "deps: installing $$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+		done | tr '\n' ' '); \
+	[ -z "$$missing" ] && exit 0; \
+	echo "deps: installing $$missing"; \
+	if ! apt-get update -q --error-on=any; then \
+		echo "deps: 'apt-get update' failed: no network, or the apt sources are wrong" >&2; \
+		exit 1; \
+	fi; \
+	for p in $$missing; do \
+		apt-cache show --no-all-versions $$p >/dev/null 2>&1 || absent="$$absent $$p"; \
+	done; \
+	if [ -n "$$absent" ]; then \
+		echo "deps: not in the archive of this machine's apt sources:$$absent" >&2; \
+		exit 1; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || \
+		{ echo "deps: 'apt-get install $$missing' failed" >&2; exit 1; }
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-unit $(UNIT_BIN)
@@ -117,7 +140,8 @@ lint:
 # The shared corpus is not part of the repository; a missing one is reported and skipped.
 CORPUS ?= ../shared/corpus
 
-eval: deps all
+eval: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(PYTHON) tests/eval/eval.py --binary $(BIN) --rules conf/rules \
 		$(CORPUS)/labeled tests/fixtures/labeled
 
@@ -126,14 +150,20 @@ eval: deps all
 BENCH_MAIL = tests/fixtures/labeled/messages $(wildcard $(CORPUS)/labeled/messages) \
 	$(wildcard $(CORPUS)/enron/messages)
 
-bench: deps all $(CLASSIFY_BENCH)
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(CLASSIFY_BENCH)
 	@echo "classification benchmark"
 	$(Q)$(CLASSIFY_BENCH) conf/rules 3 $(BENCH_MAIL)
 	$(Q)$(PYTHON) tests/bench/bench.py --binary $(BIN)
 	$(Q)$(PYTHON) tests/bench/digest_bench.py --binary $(BIN)
 
-demo: deps all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(PYTHON) tests/demo.py --binary $(BIN)
+
+# Not part of `make test`: it debootstraps a bare Debian (cached after the first run).
+fresh:
+	$(Q)tests/fresh/run.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/redflagd
