@@ -92,12 +92,14 @@ else
 	tar -czf "$base_tar.tmp" -C "$root" . && mv "$base_tar.tmp" "$base_tar"
 fi
 
-# apt inside the root uses the host's sources and resolver, as a real machine has its own.
+# apt inside the root uses the host's sources and resolver, as a real machine has its own;
+# debootstrap writes no /etc/hosts, which every installed Debian has (localhost must resolve).
 if [ -r /etc/apt/sources.list.d/debian.sources ]; then
 	cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
 	: >"$root/etc/apt/sources.list"
 fi
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+[ -s "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 # No init runs in a chroot: keep packages from starting their services (Dovecot would
 # listen on 143 and outlive the run). The tests start their own servers on their own ports.
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
