@@ -7,6 +7,7 @@
 #   make lint       clang-format check, cppcheck, banned functions
 #   make bench      import, classification and digest benchmarks (tests/bench/README.md)
 #   make eval       classifier precision/recall on labelled mail (CORPUS=../shared/corpus)
+#   make model      retrain conf/model/signals.model from the labelled corpora
 #   make demo       the whole product on a throwaway local mailbox
 #   make fresh      make demo + make test inside a bare Debian 12 chroot (tests/fresh/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -36,7 +37,8 @@ PKGS := libcurl sqlite3 libconfig libpcre2-8 libhs gnutls libsystemd
 # started after `deps`, so the order holds under -j as well.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_config,--cflags))$(PKG_CFLAGS)
 # libetpan: plain -letpan, not its pkg-config flags (they silently make the binary non-PIE).
-PKG_LIBS = $(eval PKG_LIBS := -letpan $$(call pkg_config,--libs))$(PKG_LIBS)
+# libstemmer (Snowball) ships no .pc file.
+PKG_LIBS = $(eval PKG_LIBS := -letpan -lstemmer $$(call pkg_config,--libs) -lm)$(PKG_LIBS)
 pkg_config = $(or $(shell pkg-config $(1) $(PKGS) 2>/dev/null),$(error pkg-config $(1) \
 	failed for one of: $(PKGS) (run `make deps`, or see `pkg-config --cflags $(PKGS)`)))
 
@@ -57,13 +59,14 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Debian packages for build, tests, bench and demo. Keep in step with README.md.
+# procps: /bin/kill, which the units' ExecReload= runs (a bare Debian may lack it).
 DEBS := build-essential pkg-config libetpan-dev libcurl4-gnutls-dev libsqlite3-dev sqlite3 \
         libconfig-dev libcmocka-dev libpcre2-dev libvectorscan-dev libgnutls28-dev libsystemd-dev \
         libsasl2-modules dovecot-imapd python3 python3-aiosmtpd isync openssl valgrind \
         cppcheck clang-format netcat-openbsd time tzdata mandoc man-db systemd \
-        libstemmer-dev
+        libstemmer-dev procps
 
-.PHONY: all deps test unit integration asan lint bench eval demo fresh install uninstall clean
+.PHONY: all deps test unit integration asan lint bench eval model demo fresh install uninstall clean
 
 all: $(BIN)
 
@@ -140,10 +143,25 @@ lint:
 # The shared corpus is not part of the repository; a missing one is reported and skipped.
 CORPUS ?= ../shared/corpus
 
+# Rules alone (whole, development part, held-out part), rules + model under 5-fold
+# cross-validation, and the owner layer's learning curve (tests/eval/cv.py).
 eval: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(PYTHON) tests/eval/eval.py --binary $(BIN) --rules conf/rules \
+	$(Q)$(PYTHON) tests/eval/cv.py --binary $(BIN) --rules conf/rules \
 		$(CORPUS)/labeled tests/fixtures/labeled
+
+# The shipped signal model, trained on the shared corpus and the fixtures. It is kept in
+# git (a clean checkout, CI and a bare machine have no shared corpus to train on); training
+# is deterministic, so `make model` on the same corpus reproduces the file byte for byte.
+MODEL := conf/model/signals.model
+
+model: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)test -f $(CORPUS)/labeled/labels.csv || \
+		{ echo "model: $(CORPUS)/labeled is missing (set CORPUS=)" >&2; exit 1; }
+	$(Q)mkdir -p $(dir $(MODEL))
+	$(Q)$(BIN) train --rules conf/rules --corpus $(CORPUS)/labeled \
+		--corpus tests/fixtures/labeled --out $(MODEL)
 
 # Classification first (decoded text of the labelled fixtures and, when present, the shared
 # corpus's real mail), then the import benchmark against mbsync.
@@ -174,6 +192,8 @@ install: $(BIN)
 	install -m 0644 conf/templates/*.tmpl conf/templates/README.md \
 		$(DESTDIR)$(PREFIX)/share/redflagd/templates/
 	install -m 0644 conf/rules/*.conf conf/rules/README.md $(DESTDIR)$(PREFIX)/share/redflagd/rules/
+	install -d $(DESTDIR)$(PREFIX)/share/redflagd/model
+	install -m 0644 $(MODEL) $(DESTDIR)$(PREFIX)/share/redflagd/model/signals.model
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 docs/man/man8/redflagd.8 $(DESTDIR)$(MANDIR)/man8/redflagd.8
 	install -m 0644 docs/man/man5/redflagd.conf.5 $(DESTDIR)$(MANDIR)/man5/redflagd.conf.5

@@ -85,8 +85,7 @@ struct rules *daemon_load_rules(const char *dir, const char *signals)
 	return r;
 }
 
-/* Reads a whole file, at most CLASSIFY_MAX_FILE bytes; -errno or -E2BIG. */
-static int slurp(const char *path, char **out, size_t *len)
+int daemon_slurp(const char *path, char **out, size_t *len)
 {
 	struct strbuf b = STRBUF_INIT;
 	char chunk[65536];
@@ -168,6 +167,8 @@ static void print_result(const char *file, const struct message *m,
 		strbuf_append_json(&out, res->v[i].rule);
 		strbuf_appendf(&out, ",\"weight\":%.1f,\"excerpt\":", res->v[i].weight);
 		strbuf_append_json(&out, res->v[i].excerpt);
+		if (res->v[i].p >= 0.0)
+			strbuf_appendf(&out, ",\"p\":%.3f", res->v[i].p);
 		strbuf_appendc(&out, '}');
 	}
 	strbuf_appends(&out, "]}\n");
@@ -177,8 +178,9 @@ static void print_result(const char *file, const struct message *m,
 
 static void classify_usage(void)
 {
-	fprintf(stderr,
-	        "usage: redflagd classify [--json] [--rules DIR] [--config FILE] FILE...\n");
+	fprintf(stderr, "usage: redflagd classify [--json] [--rules DIR] [--model FILE] "
+	                "[--layer FILE] [--no-model]\n"
+	                "                         [--config FILE] FILE...\n");
 }
 
 int cmd_classify(const struct options *opt, int argc, char **argv)
@@ -190,8 +192,9 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 	struct parser *p = NULL;
 	struct rules *r = NULL;
 	struct calendar_hours hours, *hp = NULL;
-	const char *rules_dir = NULL;
-	bool json = false;
+	struct classify_model *cm = NULL;
+	const char *rules_dir = NULL, *model_path = NULL, *layer_path = NULL;
+	bool json = false, no_model = false;
 	int i, status = EXIT_FAIL, rc;
 
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
@@ -199,6 +202,12 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 			json = true;
 		} else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
 			rules_dir = argv[++i];
+		} else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+			model_path = argv[++i];
+		} else if (strcmp(argv[i], "--layer") == 0 && i + 1 < argc) {
+			layer_path = argv[++i];
+		} else if (strcmp(argv[i], "--no-model") == 0) {
+			no_model = true;
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			copt.config_path = argv[++i];
 			copt.config_given = true;
@@ -225,9 +234,14 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 		if (!rules_dir)
 			rules_dir = cfg->rules;
 	}
-	r = daemon_load_rules(rules_dir ? rules_dir : REDFLAGD_DATADIR "/rules",
-	                      cfg && !rules_dir ? cfg->signals : NULL);
+	if (!rules_dir)
+		rules_dir = REDFLAGD_DATADIR "/rules";
+	r = daemon_load_rules(rules_dir, cfg && rules_dir == cfg->rules ? cfg->signals : NULL);
 	if (!r)
+		goto out;
+	/* The model beside the rules when there is one; one named on the command line must be. */
+	if (!no_model &&
+	    daemon_load_model(rules_dir, model_path, layer_path, model_path != NULL, &cm) < 0)
 		goto out;
 	rc = parser_new(&popt, &p);
 	if (rc < 0) {
@@ -243,7 +257,7 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 		char err[256] = "", *raw = NULL;
 		size_t len = 0;
 
-		rc = slurp(argv[i], &raw, &len);
+		rc = daemon_slurp(argv[i], &raw, &len);
 		if (rc < 0) {
 			print_error(argv[i], rc == -E2BIG ? "file too large" : strerror(-rc), json);
 			continue;
@@ -260,7 +274,7 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 			clients_resolve(cl, m, &who);
 		classify_input_from_message(m, cl ? classify_direction(who.dir) : RULES_DIR_UNKNOWN,
 		                            &in);
-		classify_message(r, hp, &in, &res);
+		classify_message_with(r, cm, hp, &in, &res);
 		print_result(argv[i], m, &res, json);
 		classify_result_release(&res);
 		clients_match_release(&who);
@@ -270,6 +284,7 @@ int cmd_classify(const struct options *opt, int argc, char **argv)
 out:
 	fflush(stdout);
 	parser_free(&p);
+	classify_model_free(&cm);
 	rules_free(&r);
 	clients_free(&cl);
 	config_free(&cfg);
@@ -329,7 +344,6 @@ int cmd_explain(const struct options *opt, int argc, char **argv)
 	struct rf_config *cfg = NULL;
 	char err[512], *id = NULL;
 	int status = EXIT_FAIL;
-	size_t len;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: redflagd explain MESSAGE-ID\n");
@@ -343,10 +357,7 @@ int cmd_explain(const struct options *opt, int argc, char **argv)
 		goto out;
 	}
 	/* Accept the id as mail clients show it, with or without the angle brackets. */
-	id = xstrdup(argv[1][0] == '<' ? argv[1] + 1 : argv[1]);
-	len = strlen(id);
-	if (len && id[len - 1] == '>')
-		id[len - 1] = '\0';
+	id = daemon_message_id(argv[1]);
 	if (store_messages_by_msgid(ex.st, id, explain_row, &ex) < 0) {
 		log_err("%s", store_errmsg(ex.st));
 		goto out;
@@ -370,6 +381,7 @@ out:
 struct reclassify_ctx {
 	struct store *st;
 	struct rules *r;
+	struct classify_model *model;
 	const struct calendar_hours *hours;
 	struct strbuf before;
 	uint64_t seen, changed, texts;
@@ -413,13 +425,14 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 	    .automated = clients_is_noreply(row->from_addr),
 	    .direction = classify_direction((enum rf_direction)row->direction),
 	    .date = row->date,
+	    .n_rcpt = row->n_rcpt,
 	};
-	int r = 0;
+	int r = 0, fb;
 
 	strbuf_reset(&rc->before);
 	if (store_signals_foreach(rc->st, row->id, collect_signal, &rc->before) < 0)
 		return -EIO;
-	classify_message(rc->r, rc->hours, &in, &res);
+	classify_message_with(rc->r, rc->model, rc->hours, &in, &res);
 	v = xcalloc(res.n + 1, sizeof(*v));
 	for (size_t i = 0; i < res.n; i++) {
 		struct store_signal sig = {res.v[i].signal, res.v[i].rule, res.v[i].weight,
@@ -436,6 +449,19 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 	}
 	if (strcmp(after.data ? after.data : "", rc->before.data ? rc->before.data : "") != 0 ||
 	    strcmp(row->lang, res.lang) != 0) {
+		/* The owner's corrections win again; a message they fully decide is unchanged. */
+		if (store_signals_set(rc->st, row->id, res.lang, v, res.n) < 0 ||
+		    (fb = store_feedback_apply(rc->st, row->id, rc->r)) < 0) {
+			r = -EIO;
+		} else if (fb > 0) {
+			strbuf_reset(&after);
+			if (store_signals_foreach(rc->st, row->id, collect_signal, &after) < 0)
+				r = -EIO;
+		}
+	}
+	if (r == 0 && (strcmp(after.data ? after.data : "",
+	                      rc->before.data ? rc->before.data : "") != 0 ||
+	               strcmp(row->lang, res.lang) != 0)) {
 		rc->changed++;
 		for (size_t k = 0; k < rules_signal_count(rc->r); k++) {
 			const char *id = rules_signal_at(rc->r, k)->id;
@@ -444,8 +470,6 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 			rc->added[k] += is && !was;
 			rc->removed[k] += was && !is;
 		}
-		if (store_signals_set(rc->st, row->id, res.lang, v, res.n) < 0)
-			r = -EIO;
 	}
 	free(v);
 	free(text);
@@ -461,7 +485,7 @@ int cmd_reclassify(const struct options *opt, int argc, char **argv)
 	struct calendar_hours hours;
 	int64_t ids[RECLASSIFY_BATCH], after = 0;
 	size_t n;
-	char err[512];
+	char err[512], *layer = NULL;
 	int status = EXIT_FAIL;
 
 	(void)argv;
@@ -474,6 +498,9 @@ int cmd_reclassify(const struct options *opt, int argc, char **argv)
 		return EXIT_FAIL;
 	rc.r = daemon_load_rules(cfg->rules, cfg->signals);
 	if (!rc.r)
+		goto out;
+	layer = daemon_layer_path(cfg->database);
+	if (daemon_load_model(cfg->rules, NULL, layer, false, &rc.model) < 0)
 		goto out;
 	if (store_open(cfg->database, &rc.st, err, sizeof(err)) < 0) {
 		log_err("%s", err);
@@ -516,7 +543,9 @@ out:
 	free(rc.removed);
 	strbuf_release(&rc.before);
 	store_close(&rc.st);
+	classify_model_free(&rc.model);
 	rules_free(&rc.r);
+	free(layer);
 	config_free(&cfg);
 	return status;
 }

@@ -41,6 +41,37 @@ int cmd_digest(const struct options *opt, int argc, char **argv);
 int cmd_classify(const struct options *opt, int argc, char **argv);
 int cmd_explain(const struct options *opt, int argc, char **argv);
 int cmd_reclassify(const struct options *opt, int argc, char **argv);
+int cmd_mark(const struct options *opt, int argc, char **argv);
+
+/* A Message-ID as typed, with or without angle brackets, without them; a new string. */
+char *daemon_message_id(const char *arg);
+
+/* Reads a whole file of at most 64 MB (the parser's ceiling); 0, -errno or -E2BIG. */
+int daemon_slurp(const char *path, char **out, size_t *len);
+
+/*
+ * The signal model that goes with the rules in rules_dir: model_path, or when NULL
+ * "<rules_dir>/../model/signals.model" (as signals.conf sits beside the rules), plus the
+ * owner layer at layer_path when that file exists. Returns 0 with *out set; 0 with *out
+ * NULL when the model file does not exist and required is false (logged once: the rules
+ * alone decide); -1 after printing "FILE: why" for a model that cannot be used.
+ */
+int daemon_load_model(const char *rules_dir, const char *model_path, const char *layer_path,
+                      bool required, struct classify_model **out);
+
+/* The owner layer's file beside the database: "<dir of database>/owner.model". */
+char *daemon_layer_path(const char *database);
+
+int cmd_train(const struct options *opt, int argc, char **argv);
+
+/*
+ * Retrains the owner layer from the corrections in st (plus up to a thousand uncorrected
+ * messages with the verdicts they have) on top of *cm's shipped model, writes it beside the
+ * database and swaps *cm for the model with the new layer. Without a model (*cm NULL) or
+ * corrections there is nothing to train (a stale layer file is removed). 0, or -1 logged.
+ */
+int daemon_owner_train(const struct rf_config *cfg, struct rules *r, struct classify_model **cm,
+                       struct store *st);
 
 /* The owner's working time from the config, for time signals (strings borrowed from cfg). */
 void daemon_calendar_hours(const struct rf_config *cfg, struct calendar_hours *h);

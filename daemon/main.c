@@ -33,10 +33,15 @@ static const char usage_text[] =
     "  farewell CLIENT [--lang L] [--end DATE] [--handover TEXT] [--colleague TEXT]\n"
     "           (--preview | --send [--force])\n"
     "                          a respectful release letter; sent only with --send\n"
-    "  classify [--json] [--rules DIR] [--config FILE] FILE...\n"
+    "  classify [--json] [--rules DIR] [--model FILE] [--layer FILE] [--config FILE] FILE...\n"
     "                          classify raw messages, no IMAP or database needed\n"
+    "  train --corpus DIR [--labels CSV]... [--base MODEL] --out FILE\n"
+    "                          build the signal model (or an owner layer) from labelled mail\n"
     "  explain MESSAGE-ID      why a stored message got its signals\n"
     "  reclassify              re-run the rules over stored mail\n"
+    "  mark MESSAGE-ID (+SIGNAL | -SIGNAL)... | --none\n"
+    "                          correct a stored message's signals; the correction is\n"
+    "                          kept and wins over rules and model from now on\n"
     "  stats --json            counts as JSON\n"
     "  check-config            validate the configuration and exit\n"
     "\n"
@@ -84,6 +89,19 @@ static int cmd_check_config(const struct options *opt, int argc, char **argv)
 	/* ... and so are the mail templates: an unknown placeholder fails here, not in a mail. */
 	if (daemon_check_templates(cfg) < 0)
 		rules_free(&rules);
+	/* ... and the signal model with the owner's layer: nothing runs on a half-read one. */
+	if (rules != NULL) {
+		struct classify_model *cm = NULL;
+		char *layer = daemon_layer_path(cfg->database);
+
+		if (daemon_load_model(cfg->rules, NULL, layer, false, &cm) < 0)
+			rules_free(&rules);
+		else if (cm == NULL)
+			printf("note: no signal model beside %s: the rules alone will decide\n",
+			       cfg->rules);
+		classify_model_free(&cm);
+		free(layer);
+	}
 	config_free(&cfg);
 	if (rules == NULL)
 		return EXIT_FAIL;
@@ -99,7 +117,8 @@ static const struct {
     {"run", cmd_run},           {"sync", cmd_sync},         {"stats", cmd_stats},
     {"clients", cmd_clients},   {"client", cmd_client},     {"digest", cmd_digest},
     {"onboard", cmd_onboard},   {"farewell", cmd_farewell}, {"check-config", cmd_check_config},
-    {"classify", cmd_classify}, {"explain", cmd_explain},   {"reclassify", cmd_reclassify},
+    {"classify", cmd_classify}, {"train", cmd_train}, {"explain", cmd_explain},   {"reclassify", cmd_reclassify},
+    {"mark", cmd_mark},
 };
 
 int main(int argc, char **argv)

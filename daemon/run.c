@@ -37,7 +37,8 @@ struct runtime {
 	struct parser *parser;
 	struct clients *clients;
 	struct rules *rules;
-	struct calendar_hours hours; /* strings borrowed from cfg */
+	struct classify_model *model; /* NULL: the rules alone */
+	struct calendar_hours hours;  /* strings borrowed from cfg */
 	const struct options *opt;   /* for reloading the configuration */
 	int sigfd;
 	bool stop;
@@ -135,6 +136,7 @@ static void progress(void *arg, const struct sync_progress *p)
 static void runtime_close(struct runtime *rt)
 {
 	clients_free(&rt->clients);
+	classify_model_free(&rt->model);
 	rules_free(&rt->rules);
 	store_close(&rt->store);
 	parser_free(&rt->parser);
@@ -142,6 +144,16 @@ static void runtime_close(struct runtime *rt)
 	if (rt->sigfd >= 0)
 		close(rt->sigfd);
 	rt->sigfd = -1;
+}
+
+/* The model beside cfg's rules, with the owner layer beside the database; -1 if unusable. */
+static int load_model(const struct rf_config *cfg, struct classify_model **out)
+{
+	char *layer = daemon_layer_path(cfg->database);
+	int r = daemon_load_model(cfg->rules, NULL, layer, false, out);
+
+	free(layer);
+	return r;
 }
 
 static int runtime_open(struct runtime *rt, const struct options *opt)
@@ -185,7 +197,7 @@ static int runtime_open(struct runtime *rt, const struct options *opt)
 	}
 	rt->clients = clients_new(rt->cfg);
 	rt->rules = daemon_load_rules(rt->cfg->rules, rt->cfg->signals);
-	if (rt->rules == NULL)
+	if (rt->rules == NULL || load_model(rt->cfg, &rt->model) < 0)
 		return -1;
 	/*
 	 * Build the prefilter now, while the process is small: compiling it needs several MB
@@ -205,6 +217,7 @@ static struct sync_ctx runtime_ctx(struct runtime *rt)
 	    .parser = rt->parser,
 	    .clients = rt->clients,
 	    .rules = rt->rules,
+	    .model = rt->model,
 	    .hours = &rt->hours,
 	    .progress = progress,
 	    .should_stop = should_stop,
@@ -257,6 +270,10 @@ int cmd_sync(const struct options *opt, int argc, char **argv)
 		if (r == 0)
 			r = sync_account(&ctx, acct, s, &res, err, sizeof(err));
 		imap_close(&s);
+		/* New corrections teach the owner layer; the next account's mail uses it. */
+		if (ctx.corrections > 0 &&
+		    daemon_owner_train(rt.cfg, rt.rules, &rt.model, rt.store) < 0)
+			status = EXIT_FAIL;
 		if (r == -ECANCELED) {
 			log_notice(
 			    "%s: interrupted; the next sync continues where this one stopped",
@@ -318,6 +335,7 @@ static bool runtime_reload(struct runtime *rt)
 {
 	struct rf_config *cfg;
 	struct rules *rules = NULL;
+	struct classify_model *model = NULL;
 	struct store *store = NULL;
 	char err[512];
 
@@ -329,7 +347,7 @@ static bool runtime_reload(struct runtime *rt)
 	}
 	if (cfg != NULL)
 		rules = daemon_load_rules(cfg->rules, cfg->signals);
-	if (rules != NULL && daemon_check_templates(cfg) < 0)
+	if (rules != NULL && (load_model(cfg, &model) < 0 || daemon_check_templates(cfg) < 0))
 		rules_free(&rules);
 	if (rules != NULL && strcmp(cfg->database, rt->cfg->database) != 0 &&
 	    store_open(cfg->database, &store, err, sizeof(err)) < 0) {
@@ -337,6 +355,7 @@ static bool runtime_reload(struct runtime *rt)
 		rules_free(&rules);
 	}
 	if (rules == NULL) {
+		classify_model_free(&model);
 		log_err("configuration reload failed; still running with the previous one");
 		config_free(&cfg);
 		sd_notify(0, "READY=1");
@@ -350,6 +369,8 @@ static bool runtime_reload(struct runtime *rt)
 	}
 	rules_free(&rt->rules);
 	rt->rules = rules;
+	classify_model_free(&rt->model);
+	rt->model = model;
 	clients_free(&rt->clients);
 	config_free(&rt->cfg);
 	rt->cfg = cfg;
@@ -463,6 +484,11 @@ int cmd_run(const struct options *opt, int argc, char **argv)
 					continue;
 				}
 				failures[i] = 0;
+			}
+			/* New corrections teach the owner layer before the next mail comes in. */
+			if (ctx.corrections > 0) {
+				(void)daemon_owner_train(rt.cfg, rt.rules, &rt.model, rt.store);
+				ctx = runtime_ctx(&rt);
 			}
 			next_full = now_ms() + poll_ms;
 			next_onboard = 0;    /* new clients may have come in */

@@ -10,9 +10,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "redflag/broadcast.h"
 #include "redflag/clients.h"
 #include "redflag/message.h"
+#include "redflag/model.h"
 #include "redflag/util.h"
 
 #define MAX_HITS        64
@@ -437,7 +440,7 @@ static void add_signal(struct classify_result *out, const char *signal, const ch
                        double weight, char *ex)
 {
 	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-	out->v[out->n++] = (struct classify_signal){signal, rule, weight, ex};
+	out->v[out->n++] = (struct classify_signal){signal, rule, weight, ex, -1.0};
 }
 
 /*
@@ -498,42 +501,295 @@ static char *fold(char *out, const char *t)
 	return out;
 }
 
-static void text_signals(struct rules *r, const struct classify_input *in, const char *lang,
-                         struct classify_result *out)
+/*
+ * The judged text of in: the subject without prefixes, a blank line, the author's new text,
+ * both folded. Fills ri (direction and language included); returns the buffer ri points
+ * into, for the caller to free.
+ */
+static char *judged_text(const struct classify_input *in, const char *lang,
+                         struct rules_input *ri)
 {
-	struct rules_hit hits[MAX_HITS];
-	struct rules_input ri;
 	char *subj = classify_subject(in->subject);
 	const char *text = in->text ? in->text : "";
 	char *buf = xmalloc(strlen(subj) + 2 + strlen(text) + 1), *end;
-	size_t n;
 
 	end = fold(buf, subj);
 	*end++ = '\n';
 	*end++ = '\n';
-	ri.body_start = (size_t)(end - buf);
+	ri->body_start = (size_t)(end - buf);
 	end = fold(end, text);
 	*end = '\0';
-	ri.text = buf;
-	ri.len = (size_t)(end - buf);
-	ri.lang = lang;
-	ri.direction = in->direction;
-	n = rules_match(r, &ri, hits, MAX_HITS);
+	ri->text = buf;
+	ri->len = (size_t)(end - buf);
+	ri->lang = lang;
+	ri->direction = in->direction;
+	free(subj);
+	return buf;
+}
 
+/* Whether the subject starts with a reply or a forward prefix (da, de, en). */
+static void subject_kind(const char *subject, bool *reply, bool *forward)
+{
+	static const char *const replies[] = {"re:", "aw:", "sv:", "antw:", "re "};
+	static const char *const forwards[] = {"fwd:", "fw:", "wg:", "vs:", "vl:", "fwd "};
+
+	*reply = *forward = false;
+	if (!subject)
+		return;
+	while (*subject == ' ' || *subject == '\t')
+		subject++;
+	for (size_t i = 0; i < ARRAY_SIZE(replies); i++)
+		*reply |= str_has_prefix_ci(subject, replies[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(forwards); i++)
+		*forward |= str_has_prefix_ci(subject, forwards[i]);
+}
+
+/* ---- the learned layer ---- */
+
+static const char *detect_language(const struct classify_input *in);
+
+/* One feature occurrence with a place in the text, for evidence. */
+struct occ_span {
+	uint32_t id;
+	size_t start, end;
+};
+
+struct classify_model {
+	struct model *base;  /* the shipped model */
+	struct model *layer; /* the owner's layer on top of it, or NULL */
+	struct features *fx;
+	struct feature_vec x, scratch;
+	char *rule_name[MODEL_MAX_SIGNALS]; /* "model.SIGNAL" */
+	struct occ_span *occ;
+	size_t n_occ, cap_occ;
+};
+
+int classify_model_open(const char *path, const char *layer, struct classify_model **out,
+                        char *err, size_t errlen)
+{
+	struct classify_model *cm = xcalloc(1, sizeof(*cm));
+	int rc;
+
+	*out = NULL;
+	rc = model_load(path, &cm->base, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (layer && access(layer, F_OK) == 0) {
+		char why[256];
+
+		rc = model_load(layer, &cm->layer, err, errlen);
+		if (rc < 0)
+			goto fail;
+		rc = model_set_base(cm->layer, cm->base, why, sizeof(why));
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: %s", layer, why);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < model_signal_count(cm->base); i++)
+		cm->rule_name[i] = xasprintf("model.%s", model_signal_at(cm->base, i));
+	cm->fx = features_new();
+	*out = cm;
+	return 0;
+fail:
+	classify_model_free(&cm);
+	return rc;
+}
+
+void classify_model_free(struct classify_model **cm)
+{
+	if (!cm || !*cm)
+		return;
+	for (size_t i = 0; i < MODEL_MAX_SIGNALS; i++)
+		free((*cm)->rule_name[i]);
+	model_free(&(*cm)->layer);
+	model_free(&(*cm)->base);
+	features_free(&(*cm)->fx);
+	feature_vec_release(&(*cm)->x);
+	feature_vec_release(&(*cm)->scratch);
+	free((*cm)->occ);
+	free(*cm);
+	*cm = NULL;
+}
+
+const struct model *classify_model_get(const struct classify_model *cm)
+{
+	return !cm ? NULL : cm->layer ? cm->layer : cm->base;
+}
+
+const struct model *classify_model_base(const struct classify_model *cm)
+{
+	return cm ? cm->base : NULL;
+}
+
+static void collect_occ(void *arg, uint32_t id, const char *name, size_t start, size_t end)
+{
+	struct classify_model *cm = arg;
+
+	(void)name;
+	if (start == end)
+		return;
+	if (cm->n_occ == cm->cap_occ) {
+		cm->cap_occ = cm->cap_occ ? 2 * cm->cap_occ : 256;
+		cm->occ = xreallocarray(cm->occ, cm->cap_occ, sizeof(*cm->occ));
+	}
+	cm->occ[cm->n_occ++] = (struct occ_span){id, start, end};
+}
+
+static float value_of(const struct feature_vec *x, uint32_t id)
+{
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->n && x->id[lo] == id ? x->val[lo] : 0.0f;
+}
+
+/* The start of the sentence around offset i (features.h's sentence rule). */
+static size_t sentence_start(const struct rules_input *ri, size_t i)
+{
+	size_t lo = i >= ri->body_start ? ri->body_start : 0;
+
+	while (i > lo) {
+		char c = ri->text[i - 1];
+
+		if (c == '\n' || ((c == ' ') && i >= 2 && strchr(".!?", ri->text[i - 2])))
+			break;
+		i--;
+	}
+	return i;
+}
+
+static size_t sentence_end_at(const struct rules_input *ri, size_t i)
+{
+	size_t hi = i < ri->body_start ? ri->body_start : ri->len;
+
+	while (i < hi && ri->text[i] != '\n' &&
+	       !(strchr(".!?", ri->text[i]) && (i + 1 >= hi || ri->text[i + 1] == ' ')))
+		i++;
+	return i < hi && ri->text[i] != '\n' ? i + 1 : i;
+}
+
+/*
+ * Evidence for a signal the model gave without a rule: the sentence whose words add most
+ * to the signal's score, in context.
+ */
+static char *model_evidence(struct classify_model *cm, const struct model *m, size_t k,
+                            const struct features_input *fi)
+{
+	const struct rules_input *ri = fi->text;
+	size_t best_s = 0, best_e = 0, n_sent = 0;
+	double best = 0.0;
+	struct {
+		size_t start;
+		double sum;
+	} sent[64];
+
+	cm->n_occ = 0;
+	features_extract(cm->fx, fi, &cm->scratch, collect_occ, cm);
+	for (size_t i = 0; i < cm->n_occ; i++) {
+		double c = model_weight(m, k, cm->occ[i].id) * value_of(&cm->x, cm->occ[i].id);
+		size_t st = sentence_start(ri, cm->occ[i].start), j;
+
+		for (j = 0; j < n_sent && sent[j].start != st; j++)
+			;
+		if (j == n_sent) {
+			if (n_sent == ARRAY_SIZE(sent))
+				continue;
+			sent[n_sent].start = st;
+			sent[n_sent++].sum = 0.0;
+		}
+		sent[j].sum += c;
+	}
+	for (size_t j = 0; j < n_sent; j++)
+		if (sent[j].sum > best) {
+			best = sent[j].sum;
+			best_s = sent[j].start;
+		}
+	if (best <= 0.0)
+		best_s = ri->body_start < ri->len ? ri->body_start : 0;
+	best_e = sentence_end_at(ri, best_s);
+	return excerpt(ri->text, ri->len, ri->body_start, best_s, best_e);
+}
+
+static void features_input_of(const struct classify_input *in, const struct rules_input *ri,
+                              const struct rules_hit *hits, size_t n, struct features_input *fi)
+{
+	*fi = (struct features_input){.text = ri, .hits = hits, .n_hits = n, .n_rcpt = in->n_rcpt};
+	subject_kind(in->subject, &fi->reply, &fi->forward);
+}
+
+static void text_signals(struct rules *r, struct classify_model *cm,
+                         const struct classify_input *in, const char *lang,
+                         struct classify_result *out)
+{
+	struct rules_hit hits[MAX_HITS];
+	struct rules_input ri;
+	struct features_input fi;
+	const struct model *m = classify_model_get(cm);
+	char *buf = judged_text(in, lang, &ri);
+	size_t n = rules_match(r, &ri, hits, MAX_HITS);
+
+	if (m) {
+		features_input_of(in, &ri, hits, n, &fi);
+		features_extract(cm->fx, &fi, &cm->x, NULL, NULL);
+	}
 	/* One entry per signal, in catalogue order: the strongest rule, the first among equals. */
 	for (size_t si = 0; si < rules_signal_count(r); si++) {
 		const struct rules_signal *sig = rules_signal_at(r, si);
 		const struct rules_hit *best = NULL;
+		int k = m && sig->text ? model_signal_index(m, sig->id) : -1;
+		double p = -1.0;
 
-		for (size_t k = 0; k < n; k++)
-			if (hits[k].signal == sig && (!best || hits[k].weight > best->weight))
-				best = &hits[k];
-		if (best)
+		for (size_t j = 0; j < n; j++)
+			if (hits[j].signal == sig && (!best || hits[j].weight > best->weight))
+				best = &hits[j];
+		if (k >= 0 && model_threshold(m, (size_t)k) < 1.0) {
+			p = model_sigmoid(model_score(m, (size_t)k, &cm->x));
+			if (p < model_threshold(m, (size_t)k))
+				continue;
+			if (!best) {
+				add_signal(out, sig->id, cm->rule_name[k], sig->weight,
+				           model_evidence(cm, m, (size_t)k, &fi));
+				out->v[out->n - 1].p = p;
+				continue;
+			}
+		}
+		if (best) {
 			add_signal(out, sig->id, best->rule, best->weight,
 			           excerpt(ri.text, ri.len, ri.body_start, best->start, best->end));
+			out->v[out->n - 1].p = p;
+		}
 	}
-	free(subj);
 	free(buf);
+}
+
+bool classify_features(struct rules *r, struct features *fx, const struct classify_input *in,
+                       struct feature_vec *x, features_each_fn each, void *arg, char lang[8])
+{
+	struct rules_hit hits[MAX_HITS];
+	struct rules_input ri;
+	struct features_input fi;
+	const char *l = detect_language(in);
+	char *buf;
+	size_t n;
+
+	snprintf(lang, 8, "%s", l ? l : "und");
+	x->n = 0;
+	if (broadcast_detect(in))
+		return false;
+	buf = judged_text(in, l, &ri);
+	n = r ? rules_match(r, &ri, hits, MAX_HITS) : 0;
+	features_input_of(in, &ri, hits, n, &fi);
+	features_extract(fx, &fi, x, each, arg);
+	free(buf);
+	return true;
 }
 
 static void time_signal(struct rules *r, const struct calendar_hours *hours,
@@ -558,17 +814,15 @@ static void time_signal(struct rules *r, const struct calendar_hours *hours,
 	add_signal(out, sig->id, rule_for[l.why], sig->weight, xstrdup(desc));
 }
 
-void classify_message(struct rules *r, const struct calendar_hours *hours,
-                      const struct classify_input *in, struct classify_result *out)
+/*
+ * The language of in: the new text first; a two-line reply says little, so then the
+ * subject with it, then the whole body (the quoted thread is usually in the same language).
+ * NULL when undetermined.
+ */
+static const char *detect_language(const struct classify_input *in)
 {
-	const char *lang;
+	const char *lang = in->text ? classify_language(in->text, strlen(in->text)) : NULL;
 
-	memset(out, 0, sizeof(*out));
-	/*
-	 * The new text first; a two-line reply says little, so then the subject with it, then
-	 * the whole body (the quoted thread is usually in the same language).
-	 */
-	lang = in->text ? classify_language(in->text, strlen(in->text)) : NULL;
 	if (!lang) {
 		char *both =
 		    xasprintf("%s\n%s", in->subject ? in->subject : "", in->text ? in->text : "");
@@ -578,14 +832,30 @@ void classify_message(struct rules *r, const struct calendar_hours *hours,
 	}
 	if (!lang && in->body)
 		lang = classify_language(in->body, strlen(in->body));
+	return lang;
+}
+
+void classify_message_with(struct rules *r, struct classify_model *cm,
+                           const struct calendar_hours *hours, const struct classify_input *in,
+                           struct classify_result *out)
+{
+	const char *lang = detect_language(in);
+
+	memset(out, 0, sizeof(*out));
 	snprintf(out->lang, sizeof(out->lang), "%s", lang ? lang : "und");
 
-	/* Nobody wrote a list mail or an automated notice to the owner personally. */
-	if ((in->flags & (MESSAGE_LIST | MESSAGE_BULK | MESSAGE_AUTO)) || in->automated)
+	/* Nobody wrote a list mail, an automated notice or an announcement to the owner. */
+	if (broadcast_detect(in))
 		return;
-	text_signals(r, in, lang, out);
+	text_signals(r, cm, in, lang, out);
 	if (hours)
 		time_signal(r, hours, in, out);
+}
+
+void classify_message(struct rules *r, const struct calendar_hours *hours,
+                      const struct classify_input *in, struct classify_result *out)
+{
+	classify_message_with(r, NULL, hours, in, out);
 }
 
 enum rules_dir classify_direction(enum rf_direction dir)
@@ -604,6 +874,7 @@ void classify_input_from_message(const struct message *m, enum rules_dir directi
 	    .body = m->body,
 	    .flags = m->flags,
 	    .automated = clients_is_noreply(m->from.addr),
+	    .n_rcpt = m->n_rcpt,
 	    .direction = direction,
 	    .date = m->date,
 	};

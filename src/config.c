@@ -388,6 +388,22 @@ static int check_every(const struct key *k, void *base, char *v, char *msg, size
 	return -1;
 }
 
+/* A mailbox name the owner files into: no IMAP wildcards, no control characters. */
+static int check_folder(const struct key *k, void *base, char *v, char *msg, size_t msglen)
+{
+	(void)base;
+	if (v[0] != '\0' && strlen(v) < 200 && strpbrk(v, "*%\"\\") == NULL) {
+		bool ok = true;
+
+		for (const unsigned char *p = (const unsigned char *)v; *p && ok; p++)
+			ok = *p >= 0x20 && *p != 0x7f;
+		if (ok)
+			return 0;
+	}
+	snprintf(msg, msglen, "'%s': \"%s\" is not a usable mailbox name", k->name, v);
+	return -1;
+}
+
 /* ---- the tables: every key, its type, default and range, in one place ---- */
 
 #define STR(st, f)  .off = offsetof(st, f)
@@ -508,9 +524,15 @@ static const struct key onboarding_keys[] = {
     {.name = NULL},
 };
 
+static const struct key feedback_keys[] = {
+    {"folder", K_STR, STR(struct rf_config, feedback_folder), .check = check_folder},
+    {.name = NULL},
+};
+
 /* Groups and lists of groups at the top level, handled by config_load() itself. */
 static const char *const root_groups[] = {
-    "owner", "accounts", "smtp", "digest", "clients", "client_policy", "onboarding", "score", NULL,
+    "owner",         "accounts",   "smtp",  "digest",   "clients",
+    "client_policy", "onboarding", "score", "feedback", NULL,
 };
 
 /* ---- generic walking ---- */
@@ -1112,6 +1134,7 @@ int config_load(const char *path, struct rf_config **out, struct strbuf *errors)
 	parse_section(&ld, group(&ld, root, "client_policy"), policy_keys, NULL, cfg);
 	parse_section(&ld, group(&ld, root, "onboarding"), onboarding_keys, NULL, &cfg->onboarding);
 	parse_section(&ld, group(&ld, root, "score"), score_keys, NULL, &cfg->score);
+	parse_section(&ld, group(&ld, root, "feedback"), feedback_keys, NULL, cfg);
 	validate(&ld, cfg, root);
 
 	r = ld.n_errors ? -EINVAL : 0;
@@ -1188,6 +1211,7 @@ void config_free(struct rf_config **cfgp)
 	}
 	free(cfg->clients);
 	free_list(cfg->ignore, cfg->n_ignore);
+	free(cfg->feedback_folder);
 	free(cfg);
 	*cfgp = NULL;
 }

@@ -994,6 +994,161 @@ out:
 	return ret;
 }
 
+/* ---- one header field ---- */
+
+/* UIDs asked for per UID FETCH of imap_fetch_header(). */
+#define HEADER_WINDOW 1000
+/* Bytes of a header field's value handed on; a Message-ID is far below it. */
+#define HEADER_VALUE_MAX 4096
+
+int imap_delimiter(struct imap_session *s, char *delim, char *err, size_t errlen)
+{
+	clist *list = NULL;
+	int r;
+
+	*delim = 0;
+	/* RFC 3501 6.3.8: an empty mailbox name asks for the delimiter and the root. */
+	r = mailimap_list(s->imap, "", "", &list);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(s, r, "LIST", err, errlen);
+	if (clist_begin(list) != NULL)
+		*delim = ((struct mailimap_mailbox_list *)clist_content(clist_begin(list)))
+		             ->mb_delimiter;
+	mailimap_list_result_free(list);
+	return 0;
+}
+
+/* The value of field in a fetched header block, unfolded and trimmed (in out's buffer). */
+static const char *header_value(const char *h, size_t len, const char *field, struct strbuf *out)
+{
+	const char *p = h, *end = h + len;
+	size_t flen = strlen(field);
+	bool in = false, found = false;
+
+	strbuf_reset(out);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end, *q = p;
+		size_t n = (size_t)((eol ? eol : end) - p);
+
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > 0 && (*p == ' ' || *p == '\t')) {
+			if (in)
+				strbuf_appendc(out, ' ');
+		} else {
+			in = false;
+			if (!found && n > flen && strncasecmp(p, field, flen) == 0) {
+				for (q = p + flen; q < p + n && (*q == ' ' || *q == '\t'); q++)
+					;
+				in = found = q < p + n && *q == ':';
+				q++;
+			}
+		}
+		if (in && q < p + n && out->len < HEADER_VALUE_MAX) {
+			size_t k = (size_t)(p + n - q);
+
+			strbuf_append(
+			    out, q,
+			    k < HEADER_VALUE_MAX - out->len ? k : HEADER_VALUE_MAX - out->len);
+		}
+		p = next;
+	}
+	strbuf_append(out, "", 0); /* data is a string even when nothing was found */
+	return str_trim(out->data);
+}
+
+/* The first body section of a fetched message (the only one asked for). */
+static const struct mailimap_msg_att_body_section *first_section(const struct mailimap_msg_att *att)
+{
+	for (clistiter *it = clist_begin(att->att_list); it; it = clist_next(it)) {
+		const struct mailimap_msg_att_item *item = clist_content(it);
+
+		if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
+		    item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION)
+			return item->att_data.att_static->att_data.att_body_section;
+	}
+	return NULL;
+}
+
+struct header_item {
+	uint32_t uid;
+	const struct mailimap_msg_att *att;
+};
+
+static int cmp_header_item(const void *a, const void *b)
+{
+	const struct header_item *x = a, *y = b;
+
+	return (x->uid > y->uid) - (x->uid < y->uid);
+}
+
+int imap_fetch_header(struct imap_session *s, uint32_t from_uid, const char *field,
+                      imap_header_fn fn, void *arg, uint32_t *last_uid, char *err, size_t errlen)
+{
+	uint32_t uidnext =
+	    s->imap->imap_selection_info ? s->imap->imap_selection_info->sel_uidnext : 0;
+	bool open;
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	struct mailimap_set *set;
+	clist *fields = clist_new(), *result = NULL;
+	struct header_item *items = NULL;
+	struct strbuf value = STRBUF_INIT;
+	size_t n = 0, cap = 0;
+	int r, ret = 0;
+
+	if (from_uid == 0)
+		from_uid = 1;
+	open = uidnext == 0 || (uint64_t)from_uid + HEADER_WINDOW >= uidnext;
+	set = open ? mailimap_set_new_interval(from_uid, 0)
+	           : mailimap_set_new_interval(from_uid, from_uid + HEADER_WINDOW - 1);
+	clist_append(fields, xstrdup(field));
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(
+	    ft, mailimap_fetch_att_new_body_peek_section(
+	            mailimap_section_new_header_fields(mailimap_header_list_new(fields))));
+	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(s, r, "UID FETCH (HEADER.FIELDS)", err, errlen);
+	for (clistiter *it = clist_begin(result); it; it = clist_next(it)) {
+		struct header_item h = {att_uid(clist_content(it)), clist_content(it)};
+
+		/* RFC 3501: "n:*" names the last message even when its UID is below n. */
+		if (h.uid < from_uid || (!open && h.uid >= from_uid + HEADER_WINDOW))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			items = xreallocarray(items, cap, sizeof(*items));
+		}
+		items[n++] = h;
+	}
+	if (n > 0)
+		qsort(items, n, sizeof(*items), cmp_header_item);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		const struct mailimap_msg_att_body_section *sec = first_section(items[i].att);
+
+		const char *v =
+		    sec != NULL && sec->sec_body_part != NULL
+		        ? header_value(sec->sec_body_part, sec->sec_length, field, &value)
+		        : "";
+
+		ret = fn(arg, items[i].uid, v);
+		if (ret == 0)
+			*last_uid = items[i].uid;
+	}
+	/* A closed window is covered to its end even where its UIDs are gaps. */
+	if (ret == 0 && !open)
+		*last_uid = from_uid + HEADER_WINDOW - 1;
+	if (ret == 0)
+		ret = (int)n;
+	strbuf_release(&value);
+	free(items);
+	mailimap_fetch_list_free(result);
+	return ret;
+}
+
 /* ---- IDLE ---- */
 
 int imap_idle(struct imap_session *s, int timeout_ms, int wake_fd, char *err, size_t errlen)

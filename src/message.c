@@ -437,6 +437,11 @@ static char *extract_id(const char *v)
 	return strbuf_detach(&b, NULL);
 }
 
+char *message_id_from_header(const char *value)
+{
+	return extract_id(value);
+}
+
 /* ---------------------------------------------------------------- dates */
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -440,6 +440,7 @@ int review_build(struct store *st, const struct rules *rules, const struct rf_co
 	rep->lang = lang_name(li);
 	rep->timezone = cfg->owner.timezone;
 	rep->owner_name = cfg->owner.name;
+	rep->feedback_folder = cfg->feedback_folder;
 	rep->params = params;
 	rep->messages = cur.messages;
 	rep->signals = cur.signals;

@@ -138,6 +138,35 @@ static const char *const migrations[] = {
     "ALTER TABLE outbox ADD COLUMN transmitted_at INTEGER;"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "PRAGMA user_version = 3;",
+    /*
+     * 3 → 4: the owner's corrections, keyed by Message-ID so that one for a message not yet
+     * stored waits for it. SQLite treats NULLs as distinct in UNIQUE, so "each correction
+     * once" is an index over coalesce(signal, '') rather than a table constraint. Messages
+     * are looked up by Message-ID for every correction (and by explain): index it. Feedback
+     * folders keep their checkpoints apart from sync_state, which lists the imported
+     * mailboxes (stats --json shows them). The
+     * recipient count is a classifier input (broadcast mail) that reclassify needs again.
+     */
+    "CREATE TABLE feedback ("
+    " id INTEGER PRIMARY KEY,"
+    " message_id TEXT NOT NULL,"
+    " signal TEXT,"
+    " verdict TEXT NOT NULL CHECK (verdict IN ('+', '-', 'wrong')),"
+    " source TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX feedback_once ON feedback(message_id, coalesce(signal, ''), verdict,"
+    " source);"
+    "CREATE TABLE feedback_state ("
+    " account TEXT NOT NULL,"
+    " mailbox TEXT NOT NULL,"
+    " uidvalidity INTEGER NOT NULL,"
+    " last_uid INTEGER NOT NULL,"
+    " highest_modseq INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(account, mailbox));"
+    "CREATE INDEX messages_msgid ON messages(message_id);"
+    "ALTER TABLE messages ADD COLUMN rcpt_count INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 4;",
 };
 
 enum stmt_id {
@@ -147,6 +176,8 @@ enum stmt_id {
 	ST_ROLLBACK,
 	ST_MAILBOX_GET,
 	ST_MAILBOX_SET,
+	ST_FB_STATE_GET,
+	ST_FB_STATE_SET,
 	ST_MSG_FIND,
 	ST_MSG_REKEY,
 	ST_MSG_INSERT,
@@ -181,6 +212,12 @@ enum stmt_id {
 	ST_OUTBOX_SENT,
 	ST_OUTBOX_FAILED,
 	ST_OUTBOX_RECENT,
+	ST_FB_INSERT,
+	ST_FB_FORGET,
+	ST_FB_LIST,
+	ST_FB_OF_MESSAGE,
+	ST_FB_MESSAGES,
+	ST_MSG_LANG,
 	ST_COUNT
 };
 
@@ -197,6 +234,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
                        " highest_modseq = excluded.highest_modseq,"
                        " updated_at = excluded.updated_at",
+    [ST_FB_STATE_GET] = "SELECT uidvalidity, last_uid, highest_modseq FROM feedback_state"
+                        " WHERE account = ?1 AND mailbox = ?2",
+    [ST_FB_STATE_SET] = "INSERT INTO feedback_state(account, mailbox, uidvalidity, last_uid,"
+                        " highest_modseq, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+                        " ON CONFLICT(account, mailbox) DO UPDATE SET"
+                        " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
+                        " highest_modseq = excluded.highest_modseq,"
+                        " updated_at = excluded.updated_at",
     [ST_MSG_FIND] = "SELECT id FROM messages WHERE account = ?1 AND mailbox = ?2"
                     " AND uidvalidity = ?3 AND uid = ?4",
     /*
@@ -210,9 +255,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MSG_INSERT] = "INSERT INTO messages(account, mailbox, uidvalidity, uid, size,"
                       " message_id, dedup_key, thread_id, in_reply_to, date, tz_offset,"
                       " direction, from_addr, from_name, rcpt, counterparty, client_id,"
-                      " subject, body, text, flags, parse_error) VALUES(?1, ?2, ?3, ?4, ?5,"
-                      " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
-                      " ?20, ?21, ?22)",
+                      " subject, body, text, flags, parse_error, rcpt_count) VALUES(?1, ?2,"
+                      " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+                      " ?18, ?19, ?20, ?21, ?22, ?23)",
     /* configured and owner_wrote only ever go from 0 to 1. */
     [ST_CLIENT_UPSERT] = "INSERT INTO clients(name, configured, owner_wrote, created_at)"
                          " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
@@ -246,7 +291,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MSG_SET_TEXT] = "UPDATE messages SET text = ?2 WHERE id = ?1",
 #define MSG_ROW_COLUMNS                                                                            \
 	"m.id, m.account, m.mailbox, m.uid, m.message_id, m.date, m.direction, m.from_addr,"       \
-	"  m.subject, m.text, m.flags, m.lang, c.name, m.body"                                     \
+	"  m.subject, m.text, m.flags, m.lang, c.name, m.body, m.rcpt_count"                       \
 	" FROM messages m LEFT JOIN clients c ON c.id = m.client_id"
     [ST_MSG_ROW] = "SELECT " MSG_ROW_COLUMNS " WHERE m.id = ?1",
     [ST_MSG_BY_MSGID] = "SELECT " MSG_ROW_COLUMNS " WHERE m.message_id = ?1 ORDER BY m.id",
@@ -294,6 +339,19 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " WHERE client_id = ?1 AND kind = ?2",
     [ST_OUTBOX_RECENT] = "SELECT count(*) FROM outbox WHERE kind = ?1"
                          " AND coalesce(sent_at, transmitted_at) >= ?2",
+    [ST_FB_INSERT] = "INSERT INTO feedback(message_id, signal, verdict, source, created)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [ST_FB_FORGET] = "DELETE FROM feedback WHERE message_id = ?1 AND coalesce(signal, '') ="
+                     " coalesce(?2, '') AND verdict = ?3 AND source = ?4",
+    [ST_FB_LIST] = "SELECT id, message_id, signal, verdict, source, created FROM feedback"
+                   " WHERE message_id = ?1 ORDER BY created, id",
+    [ST_FB_OF_MESSAGE] = "SELECT f.id, f.message_id, f.signal, f.verdict, f.source, f.created"
+                         " FROM messages m JOIN feedback f ON f.message_id = m.message_id"
+                         " WHERE m.id = ?1 ORDER BY f.created, f.id",
+    [ST_FB_MESSAGES] = "SELECT " MSG_ROW_COLUMNS " WHERE m.id IN (SELECT min(id) FROM messages"
+                       " WHERE parse_error IS NULL AND message_id IN"
+                       " (SELECT message_id FROM feedback) GROUP BY message_id) ORDER BY m.id",
+    [ST_MSG_LANG] = "SELECT lang FROM messages WHERE id = ?1",
 };
 
 struct store {
@@ -689,10 +747,11 @@ int store_rollback(struct store *s)
 	return exec_simple(s, ST_ROLLBACK, "rollback");
 }
 
-int store_mailbox_get(struct store *s, const char *account, const char *mailbox,
-                      struct store_mailbox_state *out)
+/* A checkpoint of sync_state (ST_MAILBOX_GET) or feedback_state (ST_FB_STATE_GET). */
+static int checkpoint_get(struct store *s, enum stmt_id id, const char *account,
+                          const char *mailbox, struct store_mailbox_state *out)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_MAILBOX_GET);
+	sqlite3_stmt *st = stmt_get(s, id);
 	int rc, r = 0;
 
 	if (st == NULL)
@@ -713,10 +772,10 @@ int store_mailbox_get(struct store *s, const char *account, const char *mailbox,
 	return r;
 }
 
-int store_mailbox_set(struct store *s, const char *account, const char *mailbox,
-                      const struct store_mailbox_state *in)
+static int checkpoint_set(struct store *s, enum stmt_id id, const char *account,
+                          const char *mailbox, const struct store_mailbox_state *in)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_MAILBOX_SET);
+	sqlite3_stmt *st = stmt_get(s, id);
 	int rc, r = 0;
 
 	if (st == NULL)
@@ -733,6 +792,30 @@ int store_mailbox_set(struct store *s, const char *account, const char *mailbox,
 		r = db_fail(s, rc, "sync_state update");
 	stmt_done(st);
 	return r;
+}
+
+int store_mailbox_get(struct store *s, const char *account, const char *mailbox,
+                      struct store_mailbox_state *st)
+{
+	return checkpoint_get(s, ST_MAILBOX_GET, account, mailbox, st);
+}
+
+int store_mailbox_set(struct store *s, const char *account, const char *mailbox,
+                      const struct store_mailbox_state *st)
+{
+	return checkpoint_set(s, ST_MAILBOX_SET, account, mailbox, st);
+}
+
+int store_feedback_state_get(struct store *s, const char *account, const char *folder,
+                             struct store_mailbox_state *st)
+{
+	return checkpoint_get(s, ST_FB_STATE_GET, account, folder, st);
+}
+
+int store_feedback_state_set(struct store *s, const char *account, const char *folder,
+                             const struct store_mailbox_state *st)
+{
+	return checkpoint_set(s, ST_FB_STATE_SET, account, folder, st);
 }
 
 /*
@@ -879,6 +962,7 @@ int store_message_put(struct store *s, const struct store_message *m)
 		bind_text(st, 18, msg->subject, false);
 		bind_text(st, 19, msg->body, false);
 		bind_text(st, 20, msg->text, false);
+		sqlite3_bind_int64(st, 23, (sqlite3_int64)msg->n_rcpt);
 	} else {
 		/* parse_error IS NOT NULL is what marks a row unparseable: never leave it NULL. */
 		bind_text(st, 22,
@@ -889,6 +973,8 @@ int store_message_put(struct store *s, const struct store_message *m)
 	/* NOT NULL columns: an explicit NULL would not fall back to the DEFAULT. */
 	sqlite3_bind_int(st, 12, who != NULL ? (int)who->dir : RF_DIR_NONE);
 	sqlite3_bind_int(st, 21, msg != NULL ? (int)msg->flags : 0);
+	if (msg == NULL)
+		sqlite3_bind_int(st, 23, 0);
 	if (who != NULL)
 		bind_text(st, 16, who->counterparty, true);
 	if (cid != 0)
@@ -1110,6 +1196,7 @@ static int message_rows(struct store *s, sqlite3_stmt *st,
 		    .lang = column_text(st, 11),
 		    .client = column_text(st, 12),
 		    .body = column_text(st, 13),
+		    .n_rcpt = (size_t)sqlite3_column_int64(st, 14),
 		};
 
 		r = fn(arg, &row);
@@ -1502,4 +1589,362 @@ int store_outbox_recent(struct store *s, const char *kind, int64_t since, int64_
 		r = db_fail(s, rc, "outbox count");
 	stmt_done(st);
 	return r;
+}
+
+/* ---------------------------------------------------------------- the owner's corrections */
+
+#define VERDICTS_MAX 32 /* signals with their own verdict on one message (the catalogue has 11) */
+
+/*
+ * The owner's last word on the signals of one message, from its corrections in (created, id)
+ * order: a "wrong" clears everything before it and sets none; "+x" / "-x" set x.
+ */
+struct verdicts {
+	bool none;
+	size_t n;
+	struct {
+		char signal[48];
+		bool present;
+		char source[96]; /* of the latest "+", for the excerpt */
+	} v[VERDICTS_MAX];
+};
+
+static void verdicts_add(struct verdicts *vd, const struct store_feedback *fb)
+{
+	size_t i;
+
+	if (strcmp(fb->verdict, "wrong") == 0) {
+		vd->none = true;
+		vd->n = 0;
+		return;
+	}
+	if (fb->signal == NULL || strlen(fb->signal) >= sizeof(vd->v[0].signal))
+		return;
+	for (i = 0; i < vd->n && strcmp(vd->v[i].signal, fb->signal) != 0; i++)
+		;
+	if (i == vd->n) {
+		if (vd->n == VERDICTS_MAX)
+			return;
+		snprintf(vd->v[vd->n++].signal, sizeof(vd->v[0].signal), "%s", fb->signal);
+	}
+	vd->v[i].present = fb->verdict[0] == '+';
+	snprintf(vd->v[i].source, sizeof(vd->v[i].source), "%s", fb->source);
+}
+
+static int verdicts_collect(void *arg, const struct store_feedback *fb)
+{
+	verdicts_add(arg, fb);
+	return 0;
+}
+
+/* The verdict on signal id: 1 present, 0 absent, -1 the owner said nothing about it. */
+static int verdict_of(const struct verdicts *vd, const char *id, const struct rules *r)
+{
+	const struct rules_signal *def = r ? rules_signal_find(r, id) : NULL;
+
+	for (size_t i = 0; i < vd->n; i++)
+		if (strcmp(vd->v[i].signal, id) == 0)
+			return vd->v[i].present;
+	/* "wrong" judges the words, not the clock: time signals and old_rate stay. */
+	if (vd->none && (def == NULL || def->text))
+		return 0;
+	return -1;
+}
+
+static int feedback_rows(struct store *s, sqlite3_stmt *st,
+                         int (*fn)(void *arg, const struct store_feedback *fb), void *arg)
+{
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_feedback fb = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .message_id = column_text(st, 1),
+		    .signal = (const char *)sqlite3_column_text(st, 2),
+		    .verdict = column_text(st, 3),
+		    .source = column_text(st, 4),
+		    .created = sqlite3_column_int64(st, 5),
+		};
+
+		r = fn(arg, &fb);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, rc, "feedback");
+	stmt_done(st);
+	return r;
+}
+
+int store_feedback_foreach(struct store *s, const char *message_id,
+                           int (*fn)(void *arg, const struct store_feedback *fb), void *arg)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_FB_LIST);
+
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, message_id, false);
+	return feedback_rows(s, st, fn, arg);
+}
+
+/* "+rush", "-rush" or "wrong" into buf. */
+static const char *verdict_text(const struct store_feedback *fb, char *buf, size_t len)
+{
+	if (fb->signal == NULL)
+		return fb->verdict;
+	snprintf(buf, len, "%s%s", fb->verdict, fb->signal);
+	return buf;
+}
+
+/* Logs every other correction of the message that the new one contradicts, and which wins. */
+static int log_contradiction(void *arg, const struct store_feedback *old)
+{
+	const struct store_feedback *fb = arg, *win, *lose;
+	char a[64], b[64];
+	bool clash;
+
+	if (old->id == fb->id)
+		return 0;
+	if (fb->signal == NULL)
+		clash = old->verdict[0] == '+';
+	else if (old->signal == NULL)
+		clash = fb->verdict[0] == '+';
+	else
+		clash = strcmp(old->signal, fb->signal) == 0 && old->verdict[0] != fb->verdict[0];
+	if (!clash)
+		return 0;
+	/* Normally the new one, unless the caller dated it back. */
+	win = old->created > fb->created || (old->created == fb->created && old->id > fb->id) ? old
+	                                                                                      : fb;
+	lose = win == fb ? old : fb;
+	log_notice("<%s>: the owner's corrections disagree: %s (%s) is later and wins over %s (%s)",
+	           fb->message_id, verdict_text(win, a, sizeof(a)), win->source,
+	           verdict_text(lose, b, sizeof(b)), lose->source);
+	return 0;
+}
+
+/* "wrong" without a signal, "+" or "-" with one. */
+static bool feedback_valid(const struct store_feedback *fb)
+{
+	if (strcmp(fb->verdict, "wrong") == 0)
+		return fb->signal == NULL;
+	return fb->signal != NULL && fb->signal[0] != '\0' &&
+	       (strcmp(fb->verdict, "+") == 0 || strcmp(fb->verdict, "-") == 0);
+}
+
+int store_feedback_add(struct store *s, const struct store_feedback *fb)
+{
+	bool again = strcmp(fb->source, "mark") == 0;
+	struct store_feedback added = *fb;
+	sqlite3_stmt *st;
+	int r;
+
+	if (!feedback_valid(fb)) {
+		set_err(s, "bad correction: verdict \"%s\" for signal %s", fb->verdict,
+		        fb->signal ? fb->signal : "(none)");
+		return -EINVAL;
+	}
+	if (again) {
+		st = stmt_get(s, ST_FB_FORGET);
+		if (st == NULL)
+			return -EIO;
+		bind_text(st, 1, fb->message_id, false);
+		bind_text(st, 2, fb->signal, false);
+		bind_text(st, 3, fb->verdict, false);
+		bind_text(st, 4, fb->source, false);
+		r = step_write(s, st, "feedback");
+		if (r < 0)
+			return r;
+	}
+	st = stmt_get(s, ST_FB_INSERT);
+	if (st == NULL)
+		return -EIO;
+	bind_text(st, 1, fb->message_id, false);
+	bind_text(st, 2, fb->signal, false);
+	bind_text(st, 3, fb->verdict, false);
+	bind_text(st, 4, fb->source, false);
+	sqlite3_bind_int64(st, 5, fb->created);
+	r = step_write(s, st, "feedback");
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return 0;
+	added.id = sqlite3_last_insert_rowid(s->db);
+	r = store_feedback_foreach(s, fb->message_id, log_contradiction, &added);
+	return r < 0 ? r : 1;
+}
+
+/* A message's signals, copied (store_signals_foreach's strings live only for the call). */
+struct sig_list {
+	struct store_signal *v;
+	size_t n, cap;
+};
+
+static void sig_list_add(struct sig_list *l, const char *signal, const char *rule, double weight,
+                         const char *excerpt)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] =
+	    (struct store_signal){xstrdup(signal), xstrdup(rule), weight, xstrdup(excerpt)};
+}
+
+static int sig_list_collect(void *arg, const struct store_signal *sig)
+{
+	sig_list_add(arg, sig->signal, sig->rule, sig->weight, sig->excerpt);
+	return 0;
+}
+
+static void sig_list_release(struct sig_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free((char *)l->v[i].signal);
+		free((char *)l->v[i].rule);
+		free((char *)l->v[i].excerpt);
+	}
+	free(l->v);
+	*l = (struct sig_list){0};
+}
+
+/* "filed by the owner into redflagd/rush" for "folder:redflagd/rush/17". */
+static char *owner_excerpt(const char *source)
+{
+	const char *slash;
+
+	if (strncmp(source, "folder:", 7) != 0 || (slash = strrchr(source, '/')) == NULL ||
+	    slash < source + 7)
+		return xstrdup("marked by the owner");
+	return xasprintf("filed by the owner into %.*s", (int)(slash - source - 7), source + 7);
+}
+
+/*
+ * The message's signals with the verdicts applied: *out gets the kept and added ones;
+ * returns whether anything differs from cur.
+ */
+static bool verdicts_apply(const struct verdicts *vd, const struct sig_list *cur,
+                           const struct rules *r, struct sig_list *out)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct store_signal *g = &cur->v[i];
+
+		if (verdict_of(vd, g->signal, r) == 0)
+			changed = true;
+		else
+			sig_list_add(out, g->signal, g->rule, g->weight, g->excerpt);
+	}
+	for (size_t k = 0; k < vd->n; k++) {
+		const struct rules_signal *def = r ? rules_signal_find(r, vd->v[k].signal) : NULL;
+		bool have = false;
+		char *note;
+
+		for (size_t i = 0; i < cur->n && !have; i++)
+			have = strcmp(cur->v[i].signal, vd->v[k].signal) == 0;
+		if (!vd->v[k].present || have)
+			continue;
+		note = owner_excerpt(vd->v[k].source);
+		sig_list_add(out, vd->v[k].signal, "owner.mark", def ? def->weight : 1.0, note);
+		free(note);
+		changed = true;
+	}
+	return changed;
+}
+
+int store_feedback_apply(struct store *s, int64_t message, const struct rules *r)
+{
+	struct verdicts vd = {0};
+	struct sig_list cur = {0}, out = {0};
+	sqlite3_stmt *st = stmt_get(s, ST_FB_OF_MESSAGE);
+	char *lang = NULL;
+	int rc, ret;
+
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, message);
+	ret = feedback_rows(s, st, verdicts_collect, &vd);
+	if (ret < 0 || (!vd.none && vd.n == 0))
+		return ret; /* no corrections: the usual case, one indexed lookup */
+	ret = store_signals_foreach(s, message, sig_list_collect, &cur);
+	if (ret < 0 || !verdicts_apply(&vd, &cur, r, &out))
+		goto out;
+	/* store_signals_set() writes the language too: keep the one the message has. */
+	st = stmt_get(s, ST_MSG_LANG);
+	if (st == NULL) {
+		ret = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, message);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		lang = xstrdup(column_text(st, 0));
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = db_fail(s, rc, "message language");
+	stmt_done(st);
+	if (ret == 0)
+		ret = store_signals_set(s, message, lang, out.v, out.n);
+	if (ret == 0)
+		ret = 1;
+out:
+	free(lang);
+	sig_list_release(&cur);
+	sig_list_release(&out);
+	return ret;
+}
+
+/* Collects one corrected message for store_feedback_messages(). */
+struct fb_batch {
+	struct store *s;
+	const struct rules *r;
+	int (*fn)(void *arg, const struct store_message_row *row, const char *labels,
+	          const char *owner);
+	void *arg;
+};
+
+static int feedback_message(void *arg, const struct store_message_row *row)
+{
+	struct fb_batch *b = arg;
+	struct verdicts vd = {0};
+	struct sig_list cur = {0};
+	struct strbuf labels = STRBUF_INIT, owner = STRBUF_INIT;
+	int ret;
+
+	ret = store_feedback_foreach(b->s, row->message_id, verdicts_collect, &vd);
+	if (ret == 0)
+		ret = store_signals_foreach(b->s, row->id, sig_list_collect, &cur);
+	if (ret < 0)
+		goto out;
+	for (size_t i = 0; i < cur.n; i++) {
+		const struct rules_signal *def =
+		    b->r ? rules_signal_find(b->r, cur.v[i].signal) : NULL;
+
+		if (def == NULL || def->text)
+			strbuf_appendf(&labels, "%s%s", labels.len ? "," : "", cur.v[i].signal);
+	}
+	if (vd.none)
+		strbuf_appends(&owner, "none");
+	for (size_t k = 0; k < vd.n; k++)
+		strbuf_appendf(&owner, "%s%c%s", owner.len ? "," : "", vd.v[k].present ? '+' : '-',
+		               vd.v[k].signal);
+	ret = b->fn(b->arg, row, labels.data ? labels.data : "", owner.data ? owner.data : "");
+out:
+	sig_list_release(&cur);
+	strbuf_release(&labels);
+	strbuf_release(&owner);
+	return ret;
+}
+
+int store_feedback_messages(struct store *s, const struct rules *r,
+                            int (*fn)(void *arg, const struct store_message_row *row,
+                                      const char *labels, const char *owner),
+                            void *arg)
+{
+	struct fb_batch b = {s, r, fn, arg};
+	sqlite3_stmt *st = stmt_get(s, ST_FB_MESSAGES);
+
+	if (st == NULL)
+		return -EIO;
+	return message_rows(s, st, feedback_message, &b);
 }

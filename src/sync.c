@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "redflag/log.h"
 #include "redflag/util.h"
@@ -80,11 +81,14 @@ static int store_classified(struct sync_ctx *ctx, const struct message *msg,
 	int r;
 
 	classify_input_from_message(msg, classify_direction(who->dir), &in);
-	classify_message(ctx->rules, ctx->hours, &in, &res);
+	classify_message_with(ctx->rules, ctx->model, ctx->hours, &in, &res);
 	for (size_t i = 0; i < res.n && n < ARRAY_SIZE(v); i++)
 		v[n++] = (struct store_signal){res.v[i].signal, res.v[i].rule, res.v[i].weight,
 		                               res.v[i].excerpt};
 	r = store_signals_set(ctx->store, store_message_last_id(ctx->store), res.lang, v, n);
+	/* A correction that waited for this message (or came before a refetch) wins. */
+	if (r == 0)
+		r = store_feedback_apply(ctx->store, store_message_last_id(ctx->store), ctx->rules);
 	classify_result_release(&res);
 	return r < 0 ? r : 1;
 }
@@ -277,5 +281,176 @@ int sync_account(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return sync_feedback(ctx, acct, s, err, errlen);
+}
+
+/* ---------------------------------------------------------------- feedback folders */
+
+/* One feedback folder being read; handed to imap_fetch_header()'s callback. */
+struct feedback_read {
+	struct sync_ctx *ctx;
+	const struct rf_account *acct;
+	const char *folder;
+	const char *signal; /* NULL: the "wrong" folder */
+	unsigned recorded;
+	unsigned copies; /* stored copies of the mail at hand */
+};
+
+static int feedback_apply_row(void *arg, const struct store_message_row *row)
+{
+	struct feedback_read *fr = arg;
+
+	fr->copies++;
+	return store_feedback_apply(fr->ctx->store, row->id, fr->ctx->rules) < 0 ? -EIO : 0;
+}
+
+static int feedback_mail(void *arg, uint32_t uid, const char *value)
+{
+	struct feedback_read *fr = arg;
+	char *id = message_id_from_header(value);
+	char *source = xasprintf("folder:%s/%u", fr->folder, uid);
+	struct store_feedback fb = {
+	    .message_id = id,
+	    .signal = fr->signal,
+	    .verdict = fr->signal ? "+" : "wrong",
+	    .source = source,
+	    .created = (int64_t)time(NULL),
+	};
+	int r = 0;
+
+	if (fr->ctx->should_stop != NULL && fr->ctx->should_stop(fr->ctx->arg)) {
+		r = -ECANCELED;
+		goto out;
+	}
+	if (id[0] == '\0') {
+		log_warnx("%s/%s: UID %u has no Message-ID: not a correction redflagd can match",
+		          fr->acct->name, fr->folder, uid);
+		goto out;
+	}
+	r = store_feedback_add(fr->ctx->store, &fb);
+	if (r > 0) {
+		log_info("%s: <%s>: the owner's correction %s%s (%s)", fr->acct->name, id,
+		         fr->signal ? "+" : "wrong", fr->signal ? fr->signal : "", source);
+		fr->recorded++;
+		fr->copies = 0;
+		r = store_messages_by_msgid(fr->ctx->store, id, feedback_apply_row, fr);
+		if (r == 0 && fr->copies == 0)
+			log_info("%s: <%s> is not stored (yet): the correction waits for it",
+			         fr->acct->name, id);
+	}
+out:
+	free(source);
+	free(id);
+	return r < 0 ? r : 0;
+}
+
+/* Reads one feedback folder from its checkpoint on; *missing when it does not exist. */
+static int feedback_folder(struct feedback_read *fr, struct imap_session *s, bool *missing,
+                           char *err, size_t errlen)
+{
+	struct store *st = fr->ctx->store;
+	struct store_mailbox_state cp;
+	struct imap_mailbox info;
+	int r;
+
+	r = imap_examine(s, fr->folder, &info, err, errlen);
+	if (r == -ENOENT) {
+		*missing = true;
+		err[0] = '\0';
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = store_feedback_state_get(st, fr->acct->name, fr->folder, &cp);
+	if (r == 0 && cp.uidvalidity != info.uidvalidity)
+		log_notice("%s/%s: UIDVALIDITY changed: reading the folder again", fr->acct->name,
+		           fr->folder);
+	if (r == -ENOENT || (r == 0 && cp.uidvalidity != info.uidvalidity)) {
+		cp = (struct store_mailbox_state){.uidvalidity = info.uidvalidity};
+		r = 0;
+	}
+	while (r == 0 && (info.uidnext == 0 || cp.last_uid + 1 < info.uidnext)) {
+		uint32_t last = cp.last_uid;
+		int n;
+
+		r = store_begin(st);
+		if (r < 0)
+			break;
+		n = imap_fetch_header(s, cp.last_uid + 1, "Message-ID", feedback_mail, fr, &last,
+		                      err, errlen);
+		if (n < 0 || last <= cp.last_uid) {
+			store_rollback(st);
+			r = n < 0 ? n : 0;
+			break;
+		}
+		cp.last_uid = last;
+		r = store_feedback_state_set(st, fr->acct->name, fr->folder, &cp);
+		if (r == 0)
+			r = store_commit(st);
+		if (r < 0)
+			store_rollback(st);
+	}
+	if (r < 0 && r != -ECANCELED && err[0] == '\0')
+		snprintf(err, errlen, "store: %s", store_errmsg(st));
+	return r;
+}
+
+int sync_feedback(struct sync_ctx *ctx, const struct rf_account *acct, struct imap_session *s,
+                  char *err, size_t errlen)
+{
+	const char *base = ctx->cfg->feedback_folder;
+	struct strbuf missing = STRBUF_INIT;
+	char *meta_key = NULL, *reported = NULL;
+	char delim;
+	int r;
+
+	if (base == NULL || ctx->rules == NULL)
+		return 0;
+	err[0] = '\0';
+	r = imap_delimiter(s, &delim, err, errlen);
+	if (r < 0)
+		return r;
+	if (delim == 0)
+		delim = '/'; /* a flat namespace: the names are taken literally */
+	/* The signals' folders first and "wrong" last: read in one pass, "wrong" is the later. */
+	for (size_t i = 0; i <= rules_signal_count(ctx->rules) && r == 0; i++) {
+		const struct rules_signal *sig =
+		    i < rules_signal_count(ctx->rules) ? rules_signal_at(ctx->rules, i) : NULL;
+		struct feedback_read fr;
+		char *name;
+		bool gone = false;
+
+		if (sig != NULL && !sig->text)
+			continue;
+		name = xasprintf("%s%c%s", base, delim, sig ? sig->id : "wrong");
+		fr = (struct feedback_read){ctx, acct, name, sig ? sig->id : NULL, 0, 0};
+		r = feedback_folder(&fr, s, &gone, err, errlen);
+		if (gone)
+			strbuf_appendf(&missing, "%s%s", missing.len ? ", " : "", name);
+		ctx->corrections += fr.recorded;
+		if (fr.recorded > 0)
+			log_info("%s/%s: %u new correction%s", acct->name, name, fr.recorded,
+			         fr.recorded == 1 ? "" : "s");
+		free(name);
+	}
+	if (r < 0)
+		goto out;
+	/* Once, not on every poll: the owner may well use only some of the folders. */
+	meta_key = xasprintf("feedback_missing:%s", acct->name);
+	if (store_meta_get(ctx->store, meta_key, &reported) == -EIO)
+		log_debug("%s: %s", acct->name, store_errmsg(ctx->store));
+	if (strcmp(reported ? reported : "", missing.data ? missing.data : "") != 0) {
+		if (missing.len > 0)
+			log_info("%s: feedback folders not on the server (none is needed; file a "
+			         "mail into one to correct its signals): %s",
+			         acct->name, missing.data);
+		(void)store_meta_set(ctx->store, meta_key, missing.data ? missing.data : "");
+	} else if (missing.len > 0) {
+		log_debug("%s: feedback folders not on the server: %s", acct->name, missing.data);
+	}
+out:
+	free(meta_key);
+	free(reported);
+	strbuf_release(&missing);
+	return r;
 }

@@ -153,6 +153,11 @@ struct rf_config {
 	bool clients_need_reply;
 	char **ignore; /* addresses or @domains that are never clients */
 	size_t n_ignore;
+	/*
+	 * feedback = { folder = "redflagd"; }: the owner files a mail into <folder><delim><signal>
+	 * or <folder><delim>wrong to correct its signals (sync.h). NULL: no feedback folders.
+	 */
+	char *feedback_folder;
 };
 
 /*

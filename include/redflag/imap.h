@@ -96,6 +96,30 @@ int imap_fetch(struct imap_session *s, uint32_t from_uid, unsigned max_messages,
                char *err, size_t errlen);
 
 /*
+ * The server's hierarchy delimiter (LIST "" ""), e.g. '/' or '.', in *delim; 0 when the
+ * namespace is flat. 0 or an error.
+ */
+int imap_delimiter(struct imap_session *s, char *delim, char *err, size_t errlen);
+
+/*
+ * Called once per message by imap_fetch_header(), in ascending UID order: value is the
+ * header field's value, unfolded and trimmed, at most 4 KB ("" when the message has no such
+ * field); valid only during the call. A nonzero return stops imap_fetch_header(), which
+ * returns that value.
+ */
+typedef int (*imap_header_fn)(void *arg, uint32_t uid, const char *value);
+
+/*
+ * Fetches one header field (BODY.PEEK[HEADER.FIELDS (field)]: nothing else, \Seen untouched)
+ * of the examined mailbox's messages with UID >= from_uid, at most about 1000 UIDs per call:
+ * loop from *last_uid + 1 until *last_uid stops moving. On return *last_uid is the highest
+ * UID this call covered (unchanged when none). Returns the number of messages delivered,
+ * fn's nonzero value, or a negative errno.
+ */
+int imap_fetch_header(struct imap_session *s, uint32_t from_uid, const char *field,
+                      imap_header_fn fn, void *arg, uint32_t *last_uid, char *err, size_t errlen);
+
+/*
  * IDLE on the examined mailbox until the server reports a change (new EXISTS or EXPUNGE),
  * timeout_ms passes, or wake_fd (-1: none) becomes readable; then DONE. Returns 1 for a
  * change, 0 for the timeout, 2 for wake_fd, or a negative errno. Callers renew IDLE before

@@ -74,6 +74,12 @@ int message_parse(const char *raw, size_t len, const struct message_limits *lim,
 /* Frees m and NULLs the pointer; NULL is fine. */
 void message_free(struct message **m);
 
+/*
+ * The id in a Message-ID header value (unfolded), as message_parse() stores it: without
+ * angle brackets and white space; a new string, "" when there is none.
+ */
+char *message_id_from_header(const char *value);
+
 /* Appends a self-delimiting binary encoding of m to out. */
 void message_serialize(const struct message *m, struct strbuf *out);
 

@@ -133,13 +133,14 @@ struct score_quiet {
 
 /* The whole review of one period. Built by review_build() (review.h), freed here. */
 struct score_report {
-	char period[16];        /* "2026", "2026-Q3", "2026-11", "2026-W47" */
-	char prev_period[16];   /* the period before, for the trend */
-	int64_t start, end;     /* [start, end) in UTC seconds */
-	int64_t generated;      /* when the report was built (UTC seconds) */
-	const char *lang;       /* "da" | "de" | "en" (static storage) */
-	const char *timezone;   /* owner's tz name for printing dates; borrowed, may be NULL */
-	const char *owner_name; /* borrowed from the config */
+	char period[16];             /* "2026", "2026-Q3", "2026-11", "2026-W47" */
+	char prev_period[16];        /* the period before, for the trend */
+	int64_t start, end;          /* [start, end) in UTC seconds */
+	int64_t generated;           /* when the report was built (UTC seconds) */
+	const char *lang;            /* "da" | "de" | "en" (static storage) */
+	const char *timezone;        /* owner's tz name for printing dates; borrowed, may be NULL */
+	const char *owner_name;      /* borrowed from the config */
+	const char *feedback_folder; /* feedback.folder (borrowed), NULL when none is set */
 	struct score_params params;
 	struct score_client *clients; /* ranked: by verdict (enum order), then worst red share
 	                                 minus green share first; cherish best first */

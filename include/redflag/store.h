@@ -17,6 +17,7 @@
 
 #include "redflag/clients.h"
 #include "redflag/message.h"
+#include "redflag/rules.h"
 
 struct store;
 
@@ -185,6 +186,7 @@ struct store_message_row {
 	const char *lang;
 	const char *client; /* client name, "" when none */
 	const char *body;   /* the decoded text with quotes, from which text was derived */
+	size_t n_rcpt;      /* addresses in To and Cc at import (0: unknown, or stored before) */
 };
 
 /*
@@ -207,6 +209,78 @@ int store_messages_by_msgid(struct store *s, const char *message_id,
  * walk the table in batches). 0 or -EIO.
  */
 int store_message_ids_after(struct store *s, int64_t after, size_t limit, int64_t *ids, size_t *n);
+
+/* ---------------------------------------------------------------- the owner's corrections */
+
+/*
+ * A correction is keyed by Message-ID (no angle brackets), not by row: one for a message that
+ * is not stored yet waits in the table and applies when the message arrives, and one message
+ * stored in several mailboxes is corrected in all of them. verdict is "+" (the signal is
+ * there), "-" (it is not) or "wrong" (every text signal given is wrong: none; signal NULL).
+ * source is "mark" or "folder:<mailbox>/<uid>". The latest word wins: corrections are read
+ * in (created, id) order.
+ */
+struct store_feedback {
+	int64_t id;
+	const char *message_id;
+	const char *signal; /* NULL for "wrong" */
+	const char *verdict;
+	const char *source;
+	int64_t created; /* UTC seconds */
+};
+
+/*
+ * Records a correction (inside or outside a transaction). Each (message_id, signal, verdict,
+ * source) is kept once: re-reading a feedback folder records nothing new (returns 0). A
+ * repeated `mark` (source "mark") is moved to created instead, because the owner said it
+ * again and it must be the latest word (returns 1). When it contradicts an earlier
+ * correction of the same message (+x after -x or "wrong", -x after +x, "wrong" after +x),
+ * both are logged. Returns 1 when recorded, 0 when already there, -EINVAL for a bad verdict,
+ * -EIO.
+ */
+int store_feedback_add(struct store *s, const struct store_feedback *fb);
+
+/*
+ * The checkpoint of a feedback folder (sync.h), like store_mailbox_get()/_set() but kept
+ * apart from the imported mailboxes. Same returns.
+ */
+int store_feedback_state_get(struct store *s, const char *account, const char *folder,
+                             struct store_mailbox_state *st);
+int store_feedback_state_set(struct store *s, const char *account, const char *folder,
+                             const struct store_mailbox_state *st);
+
+/*
+ * Calls fn for each correction of the message with this Message-ID, oldest first; returns
+ * like the foreaches. Strings are valid only during the call.
+ */
+int store_feedback_foreach(struct store *s, const char *message_id,
+                           int (*fn)(void *arg, const struct store_feedback *fb), void *arg);
+
+/*
+ * Applies the corrections of the stored message with row id message to its signals (inside
+ * the caller's transaction): the latest verdict per signal wins; "+" adds the signal unless
+ * it is there already (rule "owner.mark", the catalogue's weight, an excerpt saying who put it
+ * there), "-" removes it, "wrong" removes every text signal not given a later "+". Signals
+ * that are not text signals in r's catalogue (time signals, old_rate) are never removed;
+ * r may be NULL (every signal counts as a text signal, "+" weighs 1). Call it after every
+ * store_signals_set() so the owner's word always beats rules and model. Returns 1 when the
+ * signals changed, 0 when not (no corrections, or already applied), -EIO.
+ */
+int store_feedback_apply(struct store *s, int64_t message, const struct rules *r);
+
+/*
+ * Calls fn for every corrected message that is stored (the first stored copy of each
+ * Message-ID, parsed ones only, by row id), for training the owner layer: the message as
+ * store_message_get() gives it, labels = its final text signals after the corrections,
+ * comma-separated in stored order ("" = none), and owner = the owner's resolved verdicts,
+ * e.g. "+rush,-payment", starting with "none" when a "wrong" verdict covers every signal not
+ * listed after it ("none,+praise"). r as in store_feedback_apply(). Strings are valid only
+ * during the call; fn may use other store functions. Returns like the foreaches.
+ */
+int store_feedback_messages(struct store *s, const struct rules *r,
+                            int (*fn)(void *arg, const struct store_message_row *row,
+                                      const char *labels, const char *owner),
+                            void *arg);
 
 /* ---------------------------------------------------------------- review */
 

@@ -40,6 +40,8 @@ struct sync_ctx {
 	 * hours, which may be NULL) and store its signals in the same transaction.
 	 */
 	struct rules *rules;
+	/* Optional, with rules: the learned layer (classify.h); NULL: the rules alone. */
+	struct classify_model *model;
 	const struct calendar_hours *hours;
 	/* Optional: called after every batch and at the end of each mailbox. */
 	void (*progress)(void *arg, const struct sync_progress *p);
@@ -47,6 +49,8 @@ struct sync_ctx {
 	 */
 	bool (*should_stop)(void *arg);
 	void *arg; /* passed to progress and should_stop */
+	/* Out: the owner's corrections sync_feedback() recorded (new ones), added up. */
+	uint64_t corrections;
 };
 
 /* Totals of one sync_account() call. */
@@ -81,10 +85,26 @@ int sync_mailbox(struct sync_ctx *ctx, const struct rf_account *acct, struct ima
 
 /*
  * sync_mailbox() for every mailbox the account configures (missing ones are logged and
- * skipped). Same returns.
+ * skipped), then sync_feedback() when the config names a feedback folder. Same returns.
  */
 int sync_account(struct sync_ctx *ctx, const struct rf_account *acct, struct imap_session *s,
                  struct sync_result *res, char *err, size_t errlen);
+
+/*
+ * Reads the owner's feedback folders of the account (cfg->feedback_folder; needs ctx->rules
+ * for the catalogue, does nothing without either): <folder><delim><signal> for each text
+ * signal, then <folder><delim>wrong, with the server's hierarchy delimiter. Each is opened
+ * with EXAMINE and only the Message-ID header of mail newer than its checkpoint is fetched
+ * (store_feedback_state_get): nothing on the server changes, no folder is
+ * created. Each mail is one correction, recorded once (store_feedback_add, source
+ * "folder:<name>/<uid>", "+signal" or "wrong") and applied at once to the stored copies of
+ * that Message-ID; one for a message not stored yet waits for it. Corrections and the
+ * checkpoint commit together. Missing folders are no error: they are logged at info level
+ * when the set of missing ones changes (kept in the meta table), at debug level otherwise.
+ * Returns 0, -ECANCELED, or a negative errno with err set.
+ */
+int sync_feedback(struct sync_ctx *ctx, const struct rf_account *acct, struct imap_session *s,
+                  char *err, size_t errlen);
 
 /* The de-duplication key of a message (see store.h); a new string. raw may be NULL. */
 char *sync_dedup_key(const struct message *m, const char *raw, size_t len);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures the classifier against labelled mail.
 
-Runs `redflagd classify --json --rules DIR` over every file a labels.csv names (format:
+Runs `redflagd classify --json --rules DIR --no-model` (or --model FILE) over every file a labels.csv names (format:
 file,signals,lang,note as in the corpus GUIDE.md) and prints per-signal precision and
 recall, micro P/R/F1, and the false-positive message rate: the share of signal-free
 messages that got any text signal. Time signals are not labelled and not counted.
@@ -19,6 +19,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import split  # noqa: E402
+
 TEXT_SIGNALS = ["rush", "discount", "payment", "after_hours", "scope_creep",
                 "cancellation", "praise", "referral"]
 
@@ -35,12 +38,13 @@ def load_labels(corpus):
     return labels
 
 
-def classify(binary, rules, files):
-    """file path -> (set of text signals, lang, full json object)"""
+def classify(binary, rules, files, extra=("--no-model",)):
+    """file path -> (set of text signals, lang, full json object). extra: model options
+    for `classify` (default: the rules alone)."""
     out = {}
     for i in range(0, len(files), 200):  # bounded argv
         chunk = files[i:i + 200]
-        p = subprocess.run([binary, "classify", "--json", "--rules", rules] + chunk,
+        p = subprocess.run([binary, "classify", "--json", "--rules", rules, *extra] + chunk,
                            capture_output=True, text=True, timeout=600)
         if p.returncode != 0:
             raise SystemExit(f"classify failed ({p.returncode}): {p.stderr}")
@@ -109,6 +113,9 @@ def main():
     ap.add_argument("--min-f1", type=float)
     ap.add_argument("--max-fpr", type=float)
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--model", help="judge with this model file (default: the rules alone)")
+    ap.add_argument("--part", choices=("all", "dev", "holdout"), default="all",
+                    help="only the files of this part of the split (tests/eval/split.py)")
     ap.add_argument("corpora", nargs="+")
     a = ap.parse_args()
     ok = True
@@ -118,8 +125,11 @@ def main():
             print(f"\n{corpus}: not present, skipped")
             continue
         labels = load_labels(corpus)
+        if a.part != "all":
+            labels = {f: v for f, v in labels.items() if split.part(f) == a.part}
         files = {os.path.join(corpus, "messages", f): f for f in labels}
-        got_by_path = classify(a.binary, a.rules, sorted(files))
+        extra = ("--model", a.model) if a.model else ("--no-model",)
+        got_by_path = classify(a.binary, a.rules, sorted(files), extra)
         got = {files[p]: v for p, v in got_by_path.items()}
         f1, fpr = evaluate(corpus, labels, got, a.verbose)
         ran += 1

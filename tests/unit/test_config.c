@@ -74,6 +74,8 @@ static const struct {
     {OWNER ACCT("  pasword_file = \"x\";\n"), {":4: unknown setting 'pasword_file'"}},
     {OWNER "onboarding = { auto = false;\n  delai = 3; };\n", {":3: unknown setting 'delai'"}},
     {OWNER "onboarding = { auto = true;\n  max_per_day = 0; };\n", {":3: "}},
+    {OWNER "feedback = { folder = \"red*\";\n  fodler = \"x\"; };\n",
+     {":2: 'folder': \"red*\" is not a usable mailbox name", ":3: unknown setting 'fodler'"}},
     {OWNER "score = { act = 0.9;\n release = 0.5; };\n",
      {":2: score: act (0.90) must be below release"}},
     /* syntax errors keep their line */
@@ -277,6 +279,7 @@ static void test_shipped_example(void **state)
 	assert_int_equal(cfg->n_ignore, 2);
 	assert_true(cfg->clients_need_reply);
 	assert_false(cfg->onboarding.auto_send);
+	assert_string_equal(cfg->feedback_folder, "redflagd");
 	assert_non_null(config_account(cfg, "studio"));
 	assert_null(config_account(cfg, "nope"));
 	config_free(&cfg);
@@ -322,6 +325,7 @@ static void test_defaults_and_paths(void **state)
 	assert_false(cfg->smtp.present);
 	assert_true(cfg->clients_need_reply);
 	assert_false(cfg->onboarding.auto_send);
+	assert_null(cfg->feedback_folder);
 	a = config_account(cfg, "a");
 	assert_non_null(a);
 	assert_string_equal(a->host, "::1");

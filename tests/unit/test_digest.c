@@ -345,6 +345,37 @@ static void test_languages(void **state)
 	}
 }
 
+/* The footer says how to correct a signal: by feedback folder when one is set, else mark. */
+static void test_correction_line(void **state)
+{
+	static const struct {
+		const char *lang, *folder, *want;
+	} cases[] = {
+	    {"en", "redflagd", "File the mail into redflagd/SIGNAL or redflagd/wrong, or run"},
+	    {"en", NULL, "A signal is wrong? Run `redflagd mark MESSAGE-ID -SIGNAL`"},
+	    {"da", "Feedback", "Læg mailen i mappen Feedback/SIGNAL eller Feedback/wrong"},
+	    {"de", "redflagd", "Lege die Mail in den Ordner redflagd/SIGNAL oder redflagd/wrong"},
+	    {"de", NULL, "Führe `redflagd mark MESSAGE-ID -SIGNAL` aus"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct score_report *r = sample(cases[i].lang);
+		char *text, *html, *ft;
+
+		r->feedback_folder = cases[i].folder;
+		text = render(r, false);
+		html = render(r, true);
+		ft = flat(text);
+		assert_has(ft, cases[i].want);
+		assert_has(html, "redflagd mark MESSAGE-ID");
+		free(text);
+		free(html);
+		free(ft);
+		score_report_free(&r);
+	}
+}
+
 static const struct {
 	const char *lang, *period, *want;
 } subject_cases[] = {
@@ -765,6 +796,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_languages),
+	    cmocka_unit_test(test_correction_line),
 	    cmocka_unit_test(test_subject),
 	    cmocka_unit_test(test_share_rows),
 	    cmocka_unit_test(test_dates_in_owner_zone),

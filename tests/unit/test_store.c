@@ -229,16 +229,20 @@ static void test_fresh_schema(void **state)
 	    {"messages", "id, account, mailbox, uidvalidity, uid, size, message_id, dedup_key, "
 	                 "thread_id, in_reply_to, date, tz_offset, direction, from_addr, "
 	                 "from_name, rcpt, counterparty, client_id, subject, body, text, flags, "
-	                 "lang, parse_error, signals"},
+	                 "lang, parse_error, signals, rcpt_count"},
 	    {"signals", "id, message_id, signal, rule, weight, excerpt, date, subject"},
 	    {"sync_state", "account, mailbox, uidvalidity, last_uid, highest_modseq, updated_at"},
 	    {"digests", "id, period, sent_at, message_id, prepared_at, transmitted_at, attempt"},
 	    {"outbox", "id, client_id, kind, lang, message_id, sent_at, rcpt, attempt, "
 	               "prepared_at, transmitted_at"},
 	    {"meta", "key, value"},
+	    {"feedback", "id, message_id, signal, verdict, source, created"},
+	    {"feedback_state",
+	     "account, mailbox, uidvalidity, last_uid, highest_modseq, updated_at"},
 	};
-	static const char *const indexes[] = {"messages_dedup", "messages_client",
-	                                      "signals_message", "messages_period"};
+	static const char *const indexes[] = {"messages_dedup",  "messages_client",
+	                                      "signals_message", "messages_period",
+	                                      "messages_msgid",  "feedback_once"};
 	struct fx *f = *state;
 	struct store *s = open_ok(f->db);
 	const struct tmsg t = {"a@x", "acme", true, RF_DIR_IN, 1700000000};
@@ -247,7 +251,7 @@ static void test_fresh_schema(void **state)
 	sqlite3 *db;
 
 	assert_int_equal(file_mode(f->db), 0600);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->db, "PRAGMA page_size"), 32768);
 	v = raw_text(f->db, "PRAGMA journal_mode");
 	assert_string_equal(v, "wal");
@@ -503,7 +507,7 @@ static void test_migrate_v1(void **state)
 	    "CREATE TABLE digests (id INTEGER PRIMARY KEY, period TEXT NOT NULL "
 	    "UNIQUE, sent_at INTEGER, message_id TEXT);"
 	    "CREATE TABLE messages (id INTEGER PRIMARY KEY, date INTEGER, client_id INTEGER,"
-	    " direction INTEGER, thread_id TEXT);"
+	    " direction INTEGER, thread_id TEXT, message_id TEXT);"
 	    "CREATE TABLE signals (id INTEGER PRIMARY KEY, message_id INTEGER, signal TEXT,"
 	    " weight REAL);"
 	    "ALTER TABLE messages ADD COLUMN subject TEXT;"
@@ -514,7 +518,7 @@ static void test_migrate_v1(void **state)
 	    "INSERT INTO digests(period, sent_at, message_id) VALUES('2024', 5, '<m@x>');"
 	    "PRAGMA user_version = 1;");
 	s = open_ok(f->db);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
 	assert_int_equal(store_digest_get(s, "2024", &d), 0);
 	assert_int_equal(d.sent_at, 5);
 	assert_string_equal(d.message_id, "<m@x>");
@@ -530,6 +534,223 @@ static void test_migrate_v1(void **state)
 	store_close(&s);
 }
 
+/* --- the owner's corrections --------------------------------------------------------- */
+
+/* A message's signal ids as "a,b" in stored order, via the store's own reader. */
+static int join_signal(void *arg, const struct store_signal *sig)
+{
+	struct strbuf *b = arg;
+
+	strbuf_appendf(b, "%s%s", b->len ? "," : "", sig->signal);
+	return 0;
+}
+
+static char *signals_str(struct store *s, int64_t message)
+{
+	struct strbuf b = STRBUF_INIT;
+
+	assert_int_equal(store_signals_foreach(s, message, join_signal, &b), 0);
+	strbuf_append(&b, "", 0);
+	return strbuf_detach(&b, NULL);
+}
+
+static void assert_signals(struct store *s, int64_t message, const char *want)
+{
+	char *got = signals_str(s, message);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* What the rules would say about every test message: rush and payment. */
+static void set_rules_signals(struct store *s, int64_t message)
+{
+	static const struct store_signal v[] = {
+	    {"rush", "en.rush.asap", 1.0, "ASAP"},
+	    {"payment", "en.payment.overdue", 2.0, "overdue"},
+	};
+
+	assert_int_equal(store_signals_set(s, message, "en", v, ARRAY_SIZE(v)), 0);
+}
+
+static int add(struct store *s, const char *mid, const char *signal, const char *verdict,
+               const char *source, int64_t created)
+{
+	struct store_feedback fb = {
+	    .message_id = mid,
+	    .signal = signal,
+	    .verdict = verdict,
+	    .source = source,
+	    .created = created,
+	};
+
+	return store_feedback_add(s, &fb);
+}
+
+/* Each correction is kept once, however often a folder is read; bad verdicts are refused. */
+static void test_feedback_once(void **state)
+{
+	static const struct {
+		const char *signal, *verdict, *source;
+		int want; /* on the first add; a second add of a folder correction returns 0 */
+	} cases[] = {
+	    {"rush", "+", "folder:redflagd/rush/1", 1},
+	    {NULL, "wrong", "folder:redflagd/wrong/4", 1}, /* NULL signal: still once */
+	    {"rush", "-", "folder:redflagd/rush/1", 1},    /* another verdict: another row */
+	    {"rush", "wrong", "mark", -EINVAL},
+	    {NULL, "+", "mark", -EINVAL},
+	    {"rush", "?", "mark", -EINVAL},
+	};
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_int_equal(
+		    add(s, "m1@x", cases[i].signal, cases[i].verdict, cases[i].source, 100),
+		    cases[i].want);
+		if (cases[i].want == 1)
+			assert_int_equal(
+			    add(s, "m1@x", cases[i].signal, cases[i].verdict, cases[i].source, 200),
+			    0);
+	}
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM feedback"), 3);
+	/* The first recording's time stays: re-reading a folder does not reorder. */
+	assert_int_equal(raw_int(f->db, "SELECT max(created) FROM feedback"), 100);
+	/* A repeated mark is the owner's latest word: moved, not ignored. */
+	assert_int_equal(add(s, "m1@x", "praise", "+", "mark", 300), 1);
+	assert_int_equal(add(s, "m1@x", "praise", "+", "mark", 400), 1);
+	assert_int_equal(raw_int(f->db, "SELECT created FROM feedback WHERE signal = 'praise'"),
+	                 400);
+	store_close(&s);
+}
+
+/* Contradictions: the later correction (created, then id) wins; "wrong" clears text signals. */
+static void test_feedback_later_wins(void **state)
+{
+	static const struct {
+		const char *signal, *verdict, *source;
+		int64_t created;
+		const char *after; /* the message's signals once this one is applied */
+	} steps[] = {
+	    {NULL, NULL, NULL, 0, "rush,payment"}, /* the rules alone */
+	    {"rush", "+", "folder:redflagd/rush/3", 100, "rush,payment"},
+	    {NULL, "wrong", "folder:redflagd/wrong/9", 100, ""}, /* same second: id decides */
+	    {"praise", "+", "mark", 200, "praise"},
+	    {"praise", "-", "mark", 300, ""},
+	    {"rush", "+", "mark", 400, "rush"},
+	    {"praise", "+", "mark", 500, "rush,praise"}, /* a repeated mark counts again */
+	    {"rush", "-", "mark", 50, "rush,praise"},    /* dated before +rush@400: it loses */
+	};
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	const struct tmsg t = {"m2@x", "acme", true, RF_DIR_IN, 1700000000};
+	int64_t id;
+	char *v;
+
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(put(s, "INBOX", 1, 1, &t), 1);
+	id = store_message_last_id(s);
+	set_rules_signals(s, id);
+	assert_int_equal(store_feedback_apply(s, id, NULL), 0); /* no corrections: untouched */
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		if (steps[i].verdict != NULL) {
+			assert_int_equal(add(s, "m2@x", steps[i].signal, steps[i].verdict,
+			                     steps[i].source, steps[i].created),
+			                 1);
+			/* As after a reclassify: the rules say their piece, the owner has the last
+			 * word. */
+			set_rules_signals(s, id);
+			assert_true(store_feedback_apply(s, id, NULL) >= 0);
+		}
+		assert_signals(s, id, steps[i].after);
+	}
+	assert_int_equal(store_commit(s), 0);
+	/* An owner's signal says where it came from and carries its weight into the summary. */
+	v = raw_text(f->db, "SELECT rule || '|' || excerpt FROM signals WHERE signal = 'praise'");
+	assert_string_equal(v, "owner.mark|marked by the owner");
+	free(v);
+	v = raw_text(f->db, "SELECT signals || '|' || lang FROM messages");
+	assert_string_equal(v, "rush:1,praise:1|en");
+	free(v);
+	store_close(&s);
+}
+
+/* A correction for a message not stored yet waits and applies when the message arrives. */
+static void test_feedback_pending(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	const struct tmsg t = {"m3@x", "acme", true, RF_DIR_IN, 1700000000};
+	int64_t id;
+	char *v;
+
+	assert_int_equal(add(s, "m3@x", "payment", "-", "folder:redflagd/wrong/1", 100), 1);
+	assert_int_equal(add(s, "m3@x", "referral", "+", "folder:redflagd/referral/2", 100), 1);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(put(s, "INBOX", 1, 5, &t), 1);
+	id = store_message_last_id(s);
+	set_rules_signals(s, id);
+	assert_int_equal(store_feedback_apply(s, id, NULL), 1);
+	assert_int_equal(store_feedback_apply(s, id, NULL), 0); /* applied already */
+	assert_int_equal(store_commit(s), 0);
+	assert_signals(s, id, "rush,referral");
+	v = raw_text(f->db, "SELECT excerpt FROM signals WHERE signal = 'referral'");
+	assert_string_equal(v, "filed by the owner into redflagd/referral");
+	free(v);
+	store_close(&s);
+}
+
+struct seen_corrected {
+	int n;
+	char labels[64], owner[64];
+	size_t n_rcpt;
+};
+
+static int corrected_row(void *arg, const struct store_message_row *row, const char *labels,
+                         const char *owner)
+{
+	struct seen_corrected *c = arg;
+
+	assert_string_equal(row->message_id, "m4@x");
+	assert_string_equal(row->text, "Hi Jane, thanks");
+	snprintf(c->labels, sizeof(c->labels), "%s", labels);
+	snprintf(c->owner, sizeof(c->owner), "%s", owner);
+	c->n_rcpt = row->n_rcpt;
+	c->n++;
+	return 0;
+}
+
+/* The owner layer's view: each corrected stored message once, with its final labels. */
+static void test_feedback_messages(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	const struct tmsg t4 = {"m4@x", "acme", true, RF_DIR_IN, 1700000000};
+	const struct tmsg t5 = {"m5@x", "acme", true, RF_DIR_IN, 1700000000};
+	struct seen_corrected c = {0};
+	int64_t id;
+
+	assert_int_equal(store_begin(s), 0);
+	for (uint32_t uid = 1; uid <= 2; uid++) { /* two copies of m4 */
+		assert_int_equal(put(s, "INBOX", 1, uid, &t4), 1);
+		set_rules_signals(s, store_message_last_id(s));
+	}
+	assert_int_equal(put(s, "INBOX", 1, 3, &t5), 1);
+	assert_int_equal(store_commit(s), 0);
+	id = store_message_last_id(s);
+	assert_int_equal(add(s, "m4@x", NULL, "wrong", "mark", 100), 1);
+	assert_int_equal(add(s, "m4@x", "praise", "+", "mark", 200), 1);
+	assert_int_equal(add(s, "m9@x", "rush", "+", "mark", 200), 1); /* not stored */
+	assert_int_equal(store_feedback_apply(s, id - 2, NULL), 1);
+	assert_int_equal(store_feedback_messages(s, NULL, corrected_row, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.labels, "praise");
+	assert_string_equal(c.owner, "none,+praise");
+	assert_int_equal(c.n_rcpt, 3); /* the recipient count stored at import */
+	assert_int_equal(raw_int(f->db, "SELECT min(rcpt_count) FROM messages"), 3);
+	store_close(&s);
+}
+
 static void test_reopen_noop(void **state)
 {
 	struct fx *f = *state;
@@ -538,7 +759,7 @@ static void test_reopen_noop(void **state)
 	store_close(&s);
 	raw_exec(f->db, "INSERT INTO digests(period, sent_at) VALUES('2025', 1)");
 	s = open_ok(f->db);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
 	/* A re-run migration would have failed on CREATE TABLE or wiped nothing: data stays. */
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM digests"), 1);
 	store_close(&s);
@@ -578,7 +799,7 @@ static void test_concurrent_first_open(void **state)
 			failed++;
 	}
 	assert_int_equal(failed, 0);
-	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 4);
 	assert_int_equal(file_mode(f->db), 0600);
 }
 
@@ -1177,6 +1398,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_v1, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_outbox, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_feedback_once, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_feedback_later_wins, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_feedback_pending, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_feedback_messages, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_throughput, fx_setup, fx_teardown),
 	};
 
