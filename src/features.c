@@ -26,10 +26,22 @@ struct occ {
 	bool text;
 };
 
+/*
+ * A direct-mapped cache of stems per language: mail repeats its words, and a Snowball
+ * stemmer call costs far more than a look-up.
+ */
+#define STEM_CACHE 2048
+struct stem_slot {
+	unsigned char wlen, slen; /* 0: empty */
+	char word[WORD_MAX];
+	char stem[WORD_MAX];
+};
+
 struct features {
 	struct sb_stemmer *stem[3]; /* da, de, en */
-	struct occ *occ;
-	size_t n_occ, cap_occ;
+	struct stem_slot *cache[3];
+	struct occ *occ, *tmp; /* tmp: the radix sort's other half */
+	size_t n_occ, cap_occ, cap_tmp;
 	features_each_fn each;
 	void *arg;
 };
@@ -48,6 +60,7 @@ struct features *features_new(void)
 			fprintf(stderr, "libstemmer: cannot create the %s stemmer\n", stem_algo[i]);
 			abort();
 		}
+		f->cache[i] = xcalloc(STEM_CACHE, sizeof(*f->cache[i]));
 	}
 	return f;
 }
@@ -56,10 +69,13 @@ void features_free(struct features **f)
 {
 	if (!f || !*f)
 		return;
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 3; i++) {
 		if ((*f)->stem[i])
 			sb_stemmer_delete((*f)->stem[i]);
+		free((*f)->cache[i]);
+	}
 	free((*f)->occ);
+	free((*f)->tmp);
 	free(*f);
 	*f = NULL;
 }
@@ -180,6 +196,31 @@ static int lang_index(const char *lang)
 	return -1;
 }
 
+/* The stem of the lower-cased word w (n <= WORD_MAX bytes) in language li. */
+static const char *stem_of(struct features *f, int li, const char *w, size_t n, size_t *len)
+{
+	struct stem_slot *slot = &f->cache[li][fnv(FNV_BASIS, w, n) & (STEM_CACHE - 1)];
+	const char *s;
+	size_t sl;
+
+	if (slot->wlen == n && memcmp(slot->word, w, n) == 0) {
+		*len = slot->slen;
+		return slot->stem;
+	}
+	s = (const char *)sb_stemmer_stem(f->stem[li], (const sb_symbol *)w, (int)n);
+	sl = s ? (size_t)sb_stemmer_length(f->stem[li]) : 0;
+	if (!s || sl == 0 || sl > WORD_MAX) {
+		s = w;
+		sl = n;
+	}
+	slot->wlen = (unsigned char)n;
+	slot->slen = (unsigned char)sl;
+	memcpy(slot->word, w, n);
+	memcpy(slot->stem, s, sl);
+	*len = sl;
+	return slot->stem;
+}
+
 /* A sentence ends at . ! ? followed by a blank, at a blank line, and at the subject's end. */
 static bool sentence_end(const char *t, size_t i, size_t len)
 {
@@ -224,12 +265,7 @@ static void text_features(struct features *f, const struct rules_input *ri)
 			s = "<n>";
 			sl = 3;
 		} else if (li >= 0) {
-			s = (const char *)sb_stemmer_stem(f->stem[li], (const sb_symbol *)low, (int)n);
-			sl = s ? (size_t)sb_stemmer_length(f->stem[li]) : 0;
-			if (!s || sl == 0 || sl >= sizeof(stem)) {
-				s = low;
-				sl = n;
-			}
+			s = stem_of(f, li, low, n, &sl);
 		} else {
 			s = low;
 			sl = n;
@@ -279,11 +315,49 @@ static void meta_features(struct features *f, const struct features_input *in)
 	add(f, K_META, buf, strlen(buf), NULL, 0, 0, 0);
 }
 
-static int occ_cmp(const void *a, const void *b)
+/*
+ * Sorts the occurrences by id: LSD radix sort, three passes of 11 bits, stable. A message
+ * has a few thousand occurrences; qsort's comparisons were the largest single cost of
+ * extraction.
+ */
+static void sort_occ(struct features *f)
 {
-	const struct occ *x = a, *y = b;
+	struct occ *src = f->occ, *dst;
+	size_t count[2048];
 
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (f->cap_tmp < f->n_occ) {
+		f->cap_tmp = f->cap_occ;
+		f->tmp = xreallocarray(f->tmp, f->cap_tmp, sizeof(*f->tmp));
+	}
+	dst = f->tmp;
+	for (unsigned shift = 0; shift < 33; shift += 11) {
+		size_t sum = 0;
+
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < f->n_occ; i++)
+			count[(src[i].id >> shift) & 2047]++;
+		for (size_t d = 0; d < 2048; d++) {
+			size_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < f->n_occ; i++)
+			dst[count[(src[i].id >> shift) & 2047]++] = src[i];
+		/* Swap roles; after three passes the sorted run is in tmp. */
+		dst = src;
+		src = src == f->occ ? f->tmp : f->occ;
+	}
+	/* Three passes: the result is in tmp; make it the occurrence array. */
+	dst = f->occ;
+	f->occ = f->tmp;
+	f->tmp = dst;
+	{
+		size_t c = f->cap_occ;
+
+		f->cap_occ = f->cap_tmp;
+		f->cap_tmp = c;
+	}
 }
 
 void features_extract(struct features *f, const struct features_input *in,
@@ -305,7 +379,7 @@ void features_extract(struct features *f, const struct features_input *in,
 	meta_features(f, in);
 	f->each = NULL;
 
-	qsort(f->occ, f->n_occ, sizeof(*f->occ), occ_cmp);
+	sort_occ(f);
 	out->n = 0;
 	if (out->cap < f->n_occ) {
 		out->cap = f->n_occ;

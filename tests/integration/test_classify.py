@@ -200,7 +200,10 @@ class ClassifyPipelineTest(DovecotCase):
             self.assertEqual(obj["lang"], lang)
             self.assertEqual({s["signal"] for s in obj["signals"]}, want, path)
             for s in obj["signals"]:
-                self.assertEqual(set(s), {"signal", "rule", "weight", "excerpt"})
+                # "p" is there when the model judged the signal (DESIGN §4, issue 12).
+                self.assertEqual(set(s) - {"p"}, {"signal", "rule", "weight", "excerpt"})
+                if "p" in s:
+                    self.assertTrue(0.0 <= s["p"] <= 1.0, s)
         self.assertIn("error", lines[-2])
         self.assertIn("error", lines[-1])
 

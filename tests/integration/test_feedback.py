@@ -2,9 +2,11 @@
 (redflagd/wrong, redflagd/<signal>), recorded once, applied at once, waiting for a message
 not stored yet, never touching a flag; and `redflagd mark`."""
 
+import json
 import os
+import subprocess
 
-from harness import DovecotCase
+from harness import BIN, DovecotCase
 
 FEEDBACK = 'feedback = { folder = "redflagd"; };'
 
@@ -128,3 +130,68 @@ class FeedbackTest(DovecotCase):
         self.rf(conf, "reclassify")
         self.assertEqual(self.signals(conf, "rush-1@client01.example"), [])
         self.assertEqual(self.query(conf, "SELECT count(*) FROM feedback")[0][0], 3)
+
+
+PRAISE_A = mail("praise-a@client01.example", "The brochure",
+                "thank you so much for the brochure, you did a wonderful job on the layout.")
+PRAISE_B = mail("praise-b@client01.example", "The flyer",
+                "thank you so much for the flyer, you did a wonderful job on the colours.")
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODEL = os.path.join(CHECKOUT, "conf", "model", "signals.model")
+
+
+class OwnerLayerTest(DovecotCase):
+    signals = FeedbackTest.signals
+
+    """A mail filed into redflagd/wrong loses its signal, and the owner layer trained from
+    that correction scores a later, similar mail lower."""
+
+    def praise_p(self, path, *extra):
+        p = subprocess.run([BIN, "classify", "--json", "--rules", os.path.join(CHECKOUT, "conf",
+                                                                                  "rules"),
+                            "--model", MODEL, *extra, path],
+                           capture_output=True, text=True, timeout=60, check=True)
+        sig = [s for s in json.loads(p.stdout)["signals"] if s["signal"] == "praise"]
+        return sig[0]["p"] if sig else None
+
+    def test_wrong_teaches_the_layer(self):
+        if not os.path.exists(MODEL):
+            self.skipTest("no shipped model (make model)")
+        conf = self.config("layer.conf", extra=FEEDBACK)
+        layer = os.path.join(os.path.dirname(conf), "owner.model")
+        later = os.path.join(os.path.dirname(conf), "later.eml")
+        with open(later, "wb") as f:
+            f.write(PRAISE_B)
+
+        self.dovecot.append("INBOX", PRAISE_A)
+        self.rf(conf, "sync", "--once")
+        self.assertEqual(self.signals(conf, "praise-a@client01.example"), ["praise"])
+        self.assertFalse(os.path.exists(layer), "no correction yet, no layer")
+        before = self.praise_p(later)
+        self.assertIsNotNone(before, "the later mail is praise for the shipped model")
+
+        self.dovecot.create_mailbox("redflagd/wrong")
+        self.dovecot.append("redflagd/wrong", PRAISE_A)
+        p = self.rf(conf, "-v", "sync", "--once")
+        self.assertEqual(self.signals(conf, "praise-a@client01.example"), [])
+        self.assertTrue(os.path.exists(layer), p.stderr)
+        self.assertIn("owner layer: trained on 1 corrected", p.stderr)
+        after = self.praise_p(later, "--layer", layer)
+        self.assertTrue(after is None or after < before, (before, after))
+
+        # The daemon itself uses the layer for new mail: the later mail, imported now, is
+        # judged with it (check-config and reclassify load it too).
+        self.dovecot.append("INBOX", PRAISE_B)
+        self.rf(conf, "sync", "--once")
+        self.assertIn("configuration OK", self.rf(conf, "check-config").stdout)
+        self.rf(conf, "reclassify")
+        self.assertEqual(self.signals(conf, "praise-a@client01.example"), [])
+
+        # A damaged layer stops start-up with the file named; nothing runs on it.
+        with open(layer, "r+b") as f:
+            f.seek(40)
+            f.write(b"X")
+        p = self.rf(conf, "sync", "--once", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(layer, p.stderr)
+        self.assertIn("checksum", p.stderr)

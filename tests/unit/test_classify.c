@@ -1070,6 +1070,22 @@ static const struct phrase phrases_da[] = {
     {"Kunne vi mødes til en første snak om projektet en dag i næste uge?", NULL, false},
     {"Vi ses i morgen kl. 10 på kontoret.", NULL, false},
     {"Jeg har lige betalt fakturaen, tak for et godt samarbejde.", NULL, false},
+    /* structures: withdrawn availability, money owed, thanks for help received */
+    {"Jeg har desværre ikke tid i morgen til mødet, kan vi finde en anden dag?", "cancellation",
+     false},
+    {"Jeg må desværre aflyse vores aftale på torsdag.", "cancellation", false},
+    {"Mødet er blevet udsat til næste uge.", "cancellation", false},
+    {"Hvis du ikke har tid i morgen, er det helt fint.", NULL, false},
+    {"Jeg havde overset denne faktura, beløbet er overført nu.", "payment", false},
+    {"Vi har stadig ikke modtaget betaling for fakturaen fra marts.", "payment", false},
+    {"Du har været til stor hjælp med hele projektet.", "praise", false},
+    /* praise aims at the recipient's work or help, not a bare thanks or goods that arrived */
+    {"Tusind tak!", NULL, false},
+    {"T-shirtene er kommet og ser flotte ud.", NULL, false},
+    {"Tusind tak for al din hjælp med flyttet.", "praise", false},
+    {"Tusind tak på forhånd!", NULL, false},
+    {"Du skal bare sætte den op hurtigst muligt.", "rush", false},
+    {"Vi tester systemet så hurtigt som muligt, så vi kan komme videre.", NULL, false},
 };
 
 static const struct phrase phrases_de[] = {
@@ -1121,6 +1137,22 @@ static const struct phrase phrases_de[] = {
     {"Bis morgen dann, ich freue mich auf unser Treffen!", NULL, false},
     {"Ich bin bis Freitag im Urlaub und danach wieder erreichbar.", NULL, false},
     {"Vielen Dank für Ihre Nachricht, ich melde mich nächste Woche.", NULL, false},
+    /* structures: withdrawn availability, money owed, the recipient recommended */
+    {"Ich habe morgen leider keine Zeit, um in die Schule zu kommen.", "cancellation", false},
+    {"Leider kann ich an der Exkursion am Freitag nicht teilnehmen.", "cancellation", false},
+    {"Den 13. April hätte ich nicht kommen können, zum Glück feiern wir später.", NULL, false},
+    {"Ich kann leider montags nicht, dienstags ginge es.", NULL, false},
+    {"Ich bitte um Rückerstattung von 40,30 Euro.", "payment", false},
+    {"Bedauerlicherweise wurde ich zu hoch eingeschätzt.", "payment", false},
+    {"Da du mir von verschiedenen Kommilitonen empfohlen wurdest, schreibe ich dir.", "referral",
+     false},
+    {"Herr Beckmann hat mich auf Sie verwiesen.", "referral", false},
+    /* praise aims at the recipient's work or help, not a closing thanks after a request */
+    {"Könnten Sie mir den Link schicken? Vielen Dank für Ihre Hilfe.", NULL, false},
+    {"Vielen Dank für die schnelle Hilfe!", "praise", false},
+    {"Das sieht gut aus, so machen wir es.", NULL, false},
+    {"Können Sie mir einen guten Steuerberater empfehlen?", NULL, false},
+    {"Herr Vaupel war sehr zufrieden mit mir.", NULL, false},
 };
 
 static const struct phrase phrases_en[] = {
@@ -1167,6 +1199,49 @@ static const struct phrase phrases_en[] = {
     {"Would you be free for an introductory call sometime next week?", NULL, false},
     {"See you tomorrow at 10!", NULL, false},
     {"Let me know if you need anything else from our side.", NULL, false},
+    /* structures: request plus near time, withdrawn availability, money owed, referral */
+    {"Could we get these 2 taken care of today?", "rush", false},
+    {"Please re-issue the schedule today.", "rush", false},
+    {"Please make sure you log off before you leave today.", NULL, false},
+    {"I had to cancel the meeting with you on Friday, sorry.", "cancellation", false},
+    {"Sam, can't make our 2pm today, I need to be on site.", "cancellation", false},
+    {"I can't make it. I have another review to do.", NULL, false},
+    {"A dial-in is available for those who can't make it in person.", NULL, false},
+    {"They face suspension for failure to pay Stone $46,564.", "payment", false},
+    {"Our staff have not been properly paid for the overtime.", "payment", false},
+    {"Happy birthday, 3 days late!", NULL, false},
+    {"Thanks again for your help with the study guide.", "praise", false},
+    {"Your continued support is greatly appreciated.", NULL, false},
+    {"Many thanks for the invitation to speak.", NULL, false},
+    {"Jane gave me your name and said you design posters.", "referral", false},
+    {"We recommend you secure tickets early.", NULL, false},
+    {"He also mentioned you got engaged, congrats!", NULL, false},
+    /* generalised structures (issue 12): praise aims at the recipient's work or help */
+    {"Thanks so much.", NULL, false},
+    {"Really appreciate it, thanks a lot!", NULL, false},
+    {"Thanks again for your email.", NULL, false},
+    {"Your help would be greatly appreciated.", NULL, false},
+    {"Thank you so much for the lovely flowers.", NULL, false},
+    {"He has done a great job keeping the project on track.", NULL, false},
+    {"That's great to hear that you have a great job in Houston.", NULL, false},
+    {"Thank you so much for all of your help in coordinating the shoot.", "praise", false},
+    {"You guys are doing an excellent job with the launch.", "praise", false},
+    {"Thanks for the quick turnaround on the flyer!", "praise", false},
+    /* rush: asap needs a demand on the recipient, not the author's own plan */
+    {"Let's move on this ASAP.", NULL, false},
+    {"We can send it to the printer asap once you approve.", NULL, false},
+    {"Please call me ASAP about the banner.", "rush", false},
+    {"Attached please find the report for today.", NULL, false},
+    {"Please send your comments by noon on Friday.", NULL, false},
+    /* cancellation: moving our meeting, not moving a person or a deal */
+    {"Can we move our call to Thursday?", "cancellation", false},
+    {"It is more complicated when we have to move someone to Houston.", NULL, false},
+    /* payment: money owed, not contract boilerplate */
+    {"You still owe us for the March shoot.", "payment", false},
+    {"The customer gets five days notice of nonpayment before termination.", NULL, false},
+    /* referral: a third party sent to the recipient, not a vendor pitch */
+    {"I was referred to you by Kevin, who said you design brochures.", "referral", false},
+    {"We would like to introduce you to our new product line.", NULL, false},
 };
 
 static void run_phrases(const char *lang, const struct phrase *rows, size_t n)
