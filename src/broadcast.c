@@ -136,26 +136,41 @@ static void append_lower(struct strbuf *b, const char *s)
 }
 
 /*
- * One pass over low: at every word start, the cues of the table that begin there. Returns
- * true at the first strong cue; counts distinct weak cues in *weak (seen[] marks them).
+ * One pass over low: at every word start, the cues of the tables that begin with that byte
+ * (chained by first byte, so a word start costs a few comparisons, not one per cue).
+ * Returns true at the first strong cue; counts distinct weak cues in *weak (seen[] marks
+ * them).
  */
 static bool scan(const char *low, size_t len, bool seen[ARRAY_SIZE(weak_cues)], size_t *weak)
 {
+	enum { N_STRONG = ARRAY_SIZE(strong_cues), N_ALL = N_STRONG + ARRAY_SIZE(weak_cues) };
+	short head[256], next[N_ALL];
+
+	memset(head, -1, sizeof(head));
+	for (size_t k = N_ALL; k-- > 0;) {
+		const char *cue = k < N_STRONG ? strong_cues[k] : weak_cues[k - N_STRONG];
+		unsigned char c = (unsigned char)cue[0];
+
+		next[k] = head[c];
+		head[c] = (short)k;
+	}
 	for (size_t i = 0; i < len; i++) {
 		const char *p = low + i;
 
 		if (i > 0 && word_byte((unsigned char)p[-1]))
 			continue;
-		for (size_t k = 0; k < ARRAY_SIZE(strong_cues); k++)
-			if (strong_cues[k][0] == *p &&
-			    strncmp(p, strong_cues[k], strlen(strong_cues[k])) == 0)
+		for (short k = head[(unsigned char)*p]; k >= 0; k = next[k]) {
+			const char *cue = k < N_STRONG ? strong_cues[k] : weak_cues[k - N_STRONG];
+
+			if (strncmp(p, cue, strlen(cue)) != 0)
+				continue;
+			if (k < N_STRONG)
 				return true;
-		for (size_t k = 0; k < ARRAY_SIZE(weak_cues); k++)
-			if (!seen[k] && weak_cues[k][0] == *p &&
-			    strncmp(p, weak_cues[k], strlen(weak_cues[k])) == 0) {
-				seen[k] = true;
+			if (!seen[k - N_STRONG]) {
+				seen[k - N_STRONG] = true;
 				(*weak)++;
 			}
+		}
 	}
 	return false;
 }

@@ -735,10 +735,12 @@ static void text_signals(struct rules *r, struct classify_model *cm,
 	const struct model *m = classify_model_get(cm);
 	char *buf = judged_text(in, lang, &ri);
 	size_t n = rules_match(r, &ri, hits, MAX_HITS);
+	double score[MODEL_MAX_SIGNALS];
 
 	if (m) {
 		features_input_of(in, &ri, hits, n, &fi);
 		features_extract(cm->fx, &fi, &cm->x, NULL, NULL);
+		model_scores(m, &cm->x, score);
 	}
 	/* One entry per signal, in catalogue order: the strongest rule, the first among equals. */
 	for (size_t si = 0; si < rules_signal_count(r); si++) {
@@ -751,7 +753,7 @@ static void text_signals(struct rules *r, struct classify_model *cm,
 			if (hits[j].signal == sig && (!best || hits[j].weight > best->weight))
 				best = &hits[j];
 		if (k >= 0 && model_threshold(m, (size_t)k) < 1.0) {
-			p = model_sigmoid(model_score(m, (size_t)k, &cm->x));
+			p = model_sigmoid(score[k]);
 			if (p < model_threshold(m, (size_t)k))
 				continue;
 			if (!best) {

@@ -235,6 +235,7 @@ static void text_features(struct features *f, const struct rules_input *ri)
 	const unsigned char *t = (const unsigned char *)ri->text;
 	size_t len = ri->len < FEATURES_TEXT_MAX ? ri->len : FEATURES_TEXT_MAX;
 	int li = lang_index(ri->lang);
+	bool grams = li < 0 || strcmp(stem_lang[li], "en") != 0;
 	char prev[WORD_MAX * 2 + 8];
 	size_t prev_len = 0;
 	size_t i = 0;
@@ -278,7 +279,8 @@ static void text_features(struct features *f, const struct rules_input *ri)
 			add(f, K_BIGRAM, prev, prev_len, stem, sl, start, i);
 		memcpy(prev, stem, sl);
 		prev_len = sl;
-		if (n >= GRAM_FROM)
+		/* Compounds are German and Danish; English writes them apart. */
+		if (grams && n >= GRAM_FROM)
 			for (size_t g = 0; g + GRAM <= n; g++)
 				add(f, K_GRAM, low + g, GRAM, NULL, 0, start, i);
 	}
@@ -296,6 +298,7 @@ static void meta_features(struct features *f, const struct features_input *in)
 	const struct rules_input *ri = in->text;
 	size_t body = ri->len > ri->body_start ? ri->len - ri->body_start : 0;
 	char buf[32];
+	size_t n;
 	int lb = 0;
 	const char *s;
 
@@ -309,10 +312,17 @@ static void meta_features(struct features *f, const struct features_input *in)
 	add(f, K_META, s, strlen(s), NULL, 0, 0, 0);
 	while (body >> lb > 64 && lb < 16)
 		lb++;
-	snprintf(buf, sizeof(buf), "len=%d", lb);
-	add(f, K_META, buf, strlen(buf), NULL, 0, 0, 0);
-	snprintf(buf, sizeof(buf), "lang=%s", ri->lang ? ri->lang : "?");
-	add(f, K_META, buf, strlen(buf), NULL, 0, 0, 0);
+	/* "len=N" and "lang=xx" without printf: this runs for every message. */
+	memcpy(buf, "len=", 4);
+	n = 4;
+	if (lb >= 10)
+		buf[n++] = (char)('0' + lb / 10);
+	buf[n++] = (char)('0' + lb % 10);
+	add(f, K_META, buf, n, NULL, 0, 0, 0);
+	s = ri->lang ? ri->lang : "?";
+	memcpy(buf, "lang=", 5);
+	memcpy(buf + 5, s, strnlen(s, 8));
+	add(f, K_META, buf, 5 + strnlen(s, 8), NULL, 0, 0, 0);
 }
 
 /*

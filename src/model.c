@@ -23,6 +23,12 @@
 #define LAYER_L2_FACTOR 1.0 /* an owner layer's penalty, relative to the base's */
 #define POS_WEIGHT_MAX  10.0
 
+/* A slot of the id index: the id itself (one cache miss per look-up, not two) and its row. */
+struct slot {
+	uint32_t id;
+	uint32_t row; /* k + 1, or 0 for an empty slot */
+};
+
 struct model {
 	char *signals[MODEL_MAX_SIGNALS];
 	size_t ns;
@@ -31,7 +37,7 @@ struct model {
 	uint32_t *ids; /* n, increasing */
 	float *w;      /* n * ns: the weights of ids[k] at w[k * ns .. k * ns + ns) */
 	size_t n;
-	uint32_t *slot; /* open addressing over ids: k + 1, or 0 for empty; mask + 1 slots */
+	struct slot *slot; /* open addressing over ids; mask + 1 slots */
 	size_t mask;
 	char checksum[17];
 	char base_sum[17]; /* "" for a base model */
@@ -60,9 +66,9 @@ static void index_build(struct model *m)
 	for (size_t k = 0; k < m->n; k++) {
 		size_t s = mix(m->ids[k]) & m->mask;
 
-		while (m->slot[s])
+		while (m->slot[s].row)
 			s = (s + 1) & m->mask;
-		m->slot[s] = (uint32_t)(k + 1);
+		m->slot[s] = (struct slot){m->ids[k], (uint32_t)(k + 1)};
 	}
 }
 
@@ -73,11 +79,9 @@ static const float *row_of(const struct model *m, uint32_t id)
 
 	if (!m->slot)
 		return NULL;
-	while (m->slot[s]) {
-		size_t k = m->slot[s] - 1;
-
-		if (m->ids[k] == id)
-			return m->w + k * m->ns;
+	while (m->slot[s].row) {
+		if (m->slot[s].id == id)
+			return m->w + (size_t)(m->slot[s].row - 1) * m->ns;
 		s = (s + 1) & m->mask;
 	}
 	return NULL;
@@ -140,6 +144,26 @@ double model_score(const struct model *m, size_t i, const struct feature_vec *x)
 			z += (double)w[i] * x->val[k];
 	}
 	return m->base ? z + model_score(m->base, i, x) : z;
+}
+
+void model_scores(const struct model *m, const struct feature_vec *x, double *out)
+{
+	for (size_t i = 0; i < m->ns; i++)
+		out[i] = m->bias[i];
+	for (size_t k = 0; k < x->n; k++) {
+		const float *w = row_of(m, x->id[k]);
+
+		if (w)
+			for (size_t i = 0; i < m->ns; i++)
+				out[i] += (double)w[i] * x->val[k];
+	}
+	if (m->base) {
+		double b[MODEL_MAX_SIGNALS];
+
+		model_scores(m->base, x, b);
+		for (size_t i = 0; i < m->ns; i++)
+			out[i] += b[i];
+	}
 }
 
 double model_weight(const struct model *m, size_t i, uint32_t id)

@@ -10,15 +10,16 @@
  *                 languages use the lower-cased word), from subject and body
  *   s:STEM        the same for words of the subject line
  *   b:STEM STEM   two neighbouring stems in one sentence
- *   c:GRAM        character 4-grams of long words (compounds: "zahlungserinnerung" shares
- *                 "erin", "inne", "nner" with "erinnerung")
+ *   c:GRAM        character 4-grams of long words in German, Danish and undetermined
+ *                 text (compounds: "zahlungserinnerung" shares "erin", "inne", "nner"
+ *                 with "erinnerung"; English writes compounds apart)
  *   r:RULE, h:SIGNAL  a rule that fired, and its signal
  *   m:...         direction, reply or forward, recipients, length, language
  *
  * Text features carry 1/sqrt(number of distinct text features), so a long mail does not
  * outweigh a short one; rule and message features carry 1. The text considered is capped
- * at FEATURES_TEXT_MAX bytes (a ceiling for hostile input; the author's new text is rarely
- * longer). A struct features keeps the stemmers and scratch space: not reentrant, one per
+ * at FEATURES_TEXT_MAX bytes: a client's own words in one mail are shorter, and past that
+ * it is a pasted document whose words would only dilute theirs (the rules still see all). A struct features keeps the stemmers and scratch space: not reentrant, one per
  * thread.
  */
 #ifndef REDFLAG_FEATURES_H
@@ -30,7 +31,7 @@
 
 #include "redflag/rules.h"
 
-#define FEATURES_TEXT_MAX (32u << 10) /* bytes of judged text that make features */
+#define FEATURES_TEXT_MAX (8u << 10) /* bytes of judged text that make features */
 
 /* A sparse vector: ids strictly increasing, one value each. Owned by whoever filled it. */
 struct feature_vec {

@@ -71,6 +71,9 @@ int model_set_base(struct model *layer, const struct model *base, char *err, siz
 /* The score (log-odds) of signal i for x, including the base's when m is a layer. */
 double model_score(const struct model *m, size_t i, const struct feature_vec *x);
 
+/* model_score() of every signal at once (one look-up per feature): out[model_signal_count]. */
+void model_scores(const struct model *m, const struct feature_vec *x, double *out);
+
 /* The weight of feature id for signal i (base's included for a layer). */
 double model_weight(const struct model *m, size_t i, uint32_t id);
 
@@ -98,7 +101,7 @@ struct model_train_opts {
 #define MODEL_TRAIN_DEFAULT                                                                        \
 	{                                                                                          \
 		.epochs = 12, .rate = 0.2, .l2 = 3e-2, .seed = 1, .cv_folds = 5,                   \
-		.min_precision = 0.6, .prune = 1e-3, .min_df = 2                                  \
+		.min_precision = 0.7, .prune = 1e-3, .min_df = 2                                  \
 	}
 
 /*

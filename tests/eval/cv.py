@@ -92,6 +92,22 @@ def load(corpora):
     return rows
 
 
+def load_extra(specs):
+    """Training-only rows from DIR:CSV specs (labels of mail in DIR/messages)."""
+    rows = []
+    for spec in specs:
+        d, _, path = spec.partition(":")
+        if not os.path.isdir(os.path.join(d, "messages")) or not os.path.isfile(path):
+            print(f"{spec}: not present, skipped")
+            continue
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                want = {x for x in row["signals"].split(";") if x}
+                rows.append(((d, row["file"]), want, row.get("lang", "")))
+        print(f"{spec}: {len(rows)} messages for training only")
+    return rows
+
+
 def classify(binary, rules, keys, extra):
     paths = {os.path.join(c, "messages", f): (c, f) for c, f in keys}
     got = ev.classify(binary, rules, sorted(paths), extra)
@@ -135,6 +151,8 @@ def main():
     ap.add_argument("--train-args", default="", help="extra options for `redflagd train`")
     ap.add_argument("--skip-rules", action="store_true", help="only the model's figures")
     ap.add_argument("--skip-curve", action="store_true", help="no learning curve")
+    ap.add_argument("--train-extra", action="append", default=[], metavar="DIR:CSV",
+                    help="labelled mail used for training only, never scored (repeatable)")
     ap.add_argument("corpora", nargs="+")
     a = ap.parse_args()
     TRAIN_ARGS.extend(a.train_args.split())
@@ -143,6 +161,7 @@ def main():
         print("no labelled corpus found")
         return
     keys = [r[0] for r in rows]
+    extra = load_extra(a.train_extra)
 
     if not a.skip_rules:
         rules_only = classify(a.binary, a.rules, keys, ("--no-model",))
@@ -160,7 +179,8 @@ def main():
         cv = {}
         for k in range(split.FOLDS):
             test = [r for r in rows if split.fold(r[0][1]) == k]
-            model = train(a.binary, a.rules, [r for r in rows if split.fold(r[0][1]) != k],
+            model = train(a.binary, a.rules,
+                          [r for r in rows if split.fold(r[0][1]) != k] + extra,
                           os.path.join(tmp, f"fold{k}.model"), tmp, f"fold{k}")
             cv.update(classify(a.binary, a.rules, [r[0] for r in test], ("--model", model)))
         table("rules + model (cross-validated), every labelled message", rows, cv)
@@ -176,7 +196,7 @@ def main():
                 table("rules alone, the same held-out part (for comparison)", held, rules_only)
 
         print("\n" + "=" * 72 + "\n3. Owner layer: corrections from fold 2, F1 on folds 3-4")
-        base_rows = [r for r in rows if split.fold(r[0][1]) in (0, 1)]
+        base_rows = [r for r in rows if split.fold(r[0][1]) in (0, 1)] + extra
         corr_pool = [r for r in rows if split.fold(r[0][1]) == 2]
         test = [r for r in rows if split.fold(r[0][1]) in (3, 4)]
         base = train(a.binary, a.rules, base_rows, os.path.join(tmp, "base.model"), tmp, "base")

@@ -562,9 +562,15 @@ static void test_text_ceiling(void **state)
 			only_pre += find(&v, vp.id[i]) < 0;
 		assert_int_equal(only_big, 1);
 		assert_int_equal(only_pre, 1);
+		char want[16];
+		int lb = 0;
+
+		while ((FEATURES_TEXT_MAX >> lb) > 64)
+			lb++;
+		snprintf(want, sizeof(want), "m:len=%d", lb);
 		assert_true(has(&v, "m:len=14")); /* 1 MB >> 14 == 64 */
-		assert_false(has(&v, "m:len=9"));
-		assert_true(has(&vp, "m:len=9")); /* 32768 >> 9 == 64 */
+		assert_false(has(&v, want));
+		assert_true(has(&vp, want)); /* FEATURES_TEXT_MAX >> lb == 64 */
 	}
 
 	free(s.v);
