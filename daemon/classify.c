@@ -14,7 +14,9 @@
 #include "daemon.h"
 #include "redflag/classify.h"
 #include "redflag/clients.h"
+#include "redflag/features.h"
 #include "redflag/log.h"
+#include "redflag/model.h"
 #include "redflag/parser.h"
 #include "redflag/store.h"
 #include "redflag/text.h"
@@ -295,8 +297,104 @@ out:
 
 struct explain_ctx {
 	struct store *st;
+	struct rules *r;           /* NULL: no model explanation */
+	struct classify_model *cm; /* NULL: no model */
+	struct features *fx;
 	int found;
 };
+
+#define EXPLAIN_TOP 6 /* features listed per signal */
+
+/* The names of a message's features, by id (the first name of each id). */
+struct feature_names {
+	uint32_t *id;
+	char **name;
+	size_t n, cap;
+};
+
+static void collect_name(void *arg, uint32_t id, const char *name, size_t start, size_t end)
+{
+	struct feature_names *fn = arg;
+
+	(void)start;
+	(void)end;
+	for (size_t i = fn->n; i-- > 0;)
+		if (fn->id[i] == id)
+			return;
+	if (fn->n == fn->cap) {
+		fn->cap = fn->cap ? 2 * fn->cap : 256;
+		fn->id = xreallocarray(fn->id, fn->cap, sizeof(*fn->id));
+		fn->name = xreallocarray(fn->name, fn->cap, sizeof(*fn->name));
+	}
+	fn->id[fn->n] = id;
+	fn->name[fn->n++] = xstrdup(name);
+}
+
+/* A feature's part in a score: weight times value. */
+struct contribution {
+	double weight;
+	const char *name;
+};
+
+static int contribution_cmp(const void *a, const void *b)
+{
+	const struct contribution *x = a, *y = b;
+
+	return x->weight < y->weight ? 1 : x->weight > y->weight ? -1 : strcmp(x->name, y->name);
+}
+
+/*
+ * What the model makes of a stored message: per signal it gives a chance of at least half
+ * its threshold, the probability, the threshold and the features that weigh most.
+ */
+static void explain_model(struct explain_ctx *ex, const struct store_message_row *row)
+{
+	const struct model *m = classify_model_get(ex->cm);
+	struct classify_input in = {
+	    .subject = row->subject,
+	    .text = row->text,
+	    .body = row->body,
+	    .flags = row->flags,
+	    .automated = clients_is_noreply(row->from_addr),
+	    .n_rcpt = row->n_rcpt,
+	    .direction = classify_direction((enum rf_direction)row->direction),
+	    .date = row->date,
+	};
+	struct feature_names fn = {0};
+	struct feature_vec x = {0};
+	char lang[8];
+
+	if (!classify_features(ex->r, ex->fx, &in, &x, collect_name, &fn, lang))
+		goto out;
+	for (size_t k = 0; k < model_signal_count(m); k++) {
+		double p = model_sigmoid(model_score(m, k, &x)), t = model_threshold(m, k);
+		struct contribution *c = xcalloc(fn.n ? fn.n : 1, sizeof(*c));
+		size_t nc = 0;
+
+		if (t >= 1.0 || p < t / 2) {
+			free(c);
+			continue;
+		}
+		printf("  model: %-14s p %.2f, fires at %.2f%s\n", model_signal_at(m, k), p, t,
+		       p >= t ? "" : " (not reached)");
+		for (size_t i = 0; i < fn.n; i++) {
+			double w = model_weight(m, k, fn.id[i]) * feature_vec_get(&x, fn.id[i]);
+
+			if (w > 0.0)
+				c[nc++] = (struct contribution){w, fn.name[i]};
+		}
+		qsort(c, nc, sizeof(*c), contribution_cmp);
+		for (size_t j = 0; j < nc && j < EXPLAIN_TOP; j++)
+			printf("         %+6.2f  %s\n", c[j].weight, c[j].name);
+		free(c);
+	}
+out:
+	for (size_t i = 0; i < fn.n; i++)
+		free(fn.name[i]);
+	free(fn.id);
+	free(fn.name);
+	feature_vec_release(&x);
+}
 
 static int explain_signal(void *arg, const struct store_signal *sig)
 {
@@ -335,6 +433,8 @@ static int explain_row(void *arg, const struct store_message_row *row)
 		return -EIO;
 	if (n == 0)
 		printf("  no signals\n");
+	if (ex->cm)
+		explain_model(ex, row);
 	return 0;
 }
 
@@ -342,7 +442,7 @@ int cmd_explain(const struct options *opt, int argc, char **argv)
 {
 	struct explain_ctx ex = {0};
 	struct rf_config *cfg = NULL;
-	char err[512], *id = NULL;
+	char err[512], *id = NULL, *layer = NULL;
 	int status = EXIT_FAIL;
 
 	if (argc != 2) {
@@ -356,6 +456,12 @@ int cmd_explain(const struct options *opt, int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
+	/* With the model (and the owner layer), explain says what it weighed too. */
+	layer = daemon_layer_path(cfg->database);
+	ex.r = daemon_load_rules(cfg->rules, cfg->signals);
+	if (!ex.r || daemon_load_model(cfg->rules, NULL, layer, false, &ex.cm) < 0)
+		goto out;
+	ex.fx = features_new();
 	/* Accept the id as mail clients show it, with or without the angle brackets. */
 	id = daemon_message_id(argv[1]);
 	if (store_messages_by_msgid(ex.st, id, explain_row, &ex) < 0) {
@@ -369,6 +475,10 @@ int cmd_explain(const struct options *opt, int argc, char **argv)
 	status = EXIT_OK;
 out:
 	free(id);
+	free(layer);
+	features_free(&ex.fx);
+	classify_model_free(&ex.cm);
+	rules_free(&ex.r);
 	store_close(&ex.st);
 	config_free(&cfg);
 	return status;
@@ -459,9 +569,9 @@ static int reclassify_row(void *arg, const struct store_message_row *row)
 				r = -EIO;
 		}
 	}
-	if (r == 0 && (strcmp(after.data ? after.data : "",
-	                      rc->before.data ? rc->before.data : "") != 0 ||
-	               strcmp(row->lang, res.lang) != 0)) {
+	if (r == 0 &&
+	    (strcmp(after.data ? after.data : "", rc->before.data ? rc->before.data : "") != 0 ||
+	     strcmp(row->lang, res.lang) != 0)) {
 		rc->changed++;
 		for (size_t k = 0; k < rules_signal_count(rc->r); k++) {
 			const char *id = rules_signal_at(rc->r, k)->id;

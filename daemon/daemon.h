@@ -49,9 +49,12 @@ char *daemon_message_id(const char *arg);
 /* Reads a whole file of at most 64 MB (the parser's ceiling); 0, -errno or -E2BIG. */
 int daemon_slurp(const char *path, char **out, size_t *len);
 
+/* "<the directory holding rules_dir>/model/signals.model": the model beside the rules. */
+char *daemon_model_path(const char *rules_dir);
+
 /*
  * The signal model that goes with the rules in rules_dir: model_path, or when NULL
- * "<rules_dir>/../model/signals.model" (as signals.conf sits beside the rules), plus the
+ * daemon_model_path(rules_dir) (as signals.conf sits beside the rules), plus the
  * owner layer at layer_path when that file exists. Returns 0 with *out set; 0 with *out
  * NULL when the model file does not exist and required is false (logged once: the rules
  * alone decide); -1 after printing "FILE: why" for a model that cannot be used.

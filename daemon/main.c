@@ -114,10 +114,19 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct options *opt, int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},           {"sync", cmd_sync},         {"stats", cmd_stats},
-    {"clients", cmd_clients},   {"client", cmd_client},     {"digest", cmd_digest},
-    {"onboard", cmd_onboard},   {"farewell", cmd_farewell}, {"check-config", cmd_check_config},
-    {"classify", cmd_classify}, {"train", cmd_train}, {"explain", cmd_explain},   {"reclassify", cmd_reclassify},
+    {"run", cmd_run},
+    {"sync", cmd_sync},
+    {"stats", cmd_stats},
+    {"clients", cmd_clients},
+    {"client", cmd_client},
+    {"digest", cmd_digest},
+    {"onboard", cmd_onboard},
+    {"farewell", cmd_farewell},
+    {"check-config", cmd_check_config},
+    {"classify", cmd_classify},
+    {"train", cmd_train},
+    {"explain", cmd_explain},
+    {"reclassify", cmd_reclassify},
     {"mark", cmd_mark},
 };
 

@@ -27,11 +27,27 @@
 #define MAX_CORPORA 8
 #define LINE_MAX_   65536
 
+char *daemon_model_path(const char *rules_dir)
+{
+	size_t n = strlen(rules_dir);
+
+	/* The directory that holds the rules directory, spelled without "..". */
+	while (n > 1 && rules_dir[n - 1] == '/')
+		n--;
+	while (n > 0 && rules_dir[n - 1] != '/')
+		n--;
+	while (n > 1 && rules_dir[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return xstrdup("model/signals.model");
+	return xasprintf("%.*s/model/signals.model", (int)(rules_dir[0] == '/' && n == 1 ? 0 : n),
+	                 rules_dir);
+}
+
 int daemon_load_model(const char *rules_dir, const char *model_path, const char *layer_path,
                       bool required, struct classify_model **out)
 {
-	char *path = model_path ? xstrdup(model_path) : xasprintf("%s/../model/signals.model",
-	                                                          rules_dir);
+	char *path = model_path ? xstrdup(model_path) : daemon_model_path(rules_dir);
 	char err[512];
 	int rc;
 
@@ -141,7 +157,8 @@ static int add_example(struct trainset *t, const char *csv, size_t lineno, const
 		int col = l ? signal_col(t, s, l) : 0;
 
 		if (col < 0) {
-			fprintf(stderr, "%s:%zu: unknown text signal \"%.*s\"\n", csv, lineno, (int)l, s);
+			fprintf(stderr, "%s:%zu: unknown text signal \"%.*s\"\n", csv, lineno,
+			        (int)l, s);
 			return -1;
 		}
 		if (l)
@@ -203,7 +220,8 @@ static int read_corpus(struct trainset *t, const char *dir, const char *csv)
 
 		lineno++;
 		if (l && line[l - 1] != '\n' && !feof(f)) {
-			fprintf(stderr, "%s:%zu: line longer than %d bytes\n", labels, lineno, LINE_MAX_);
+			fprintf(stderr, "%s:%zu: line longer than %d bytes\n", labels, lineno,
+			        LINE_MAX_);
 			goto out;
 		}
 		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r'))
@@ -223,7 +241,8 @@ static int read_corpus(struct trainset *t, const char *dir, const char *csv)
 					col_sig = i;
 			}
 			if (col_file < 0 || col_sig < 0) {
-				fprintf(stderr, "%s:1: the header needs the columns file and signals\n",
+				fprintf(stderr,
+				        "%s:1: the header needs the columns file and signals\n",
 				        labels);
 				goto out;
 			}
@@ -231,7 +250,8 @@ static int read_corpus(struct trainset *t, const char *dir, const char *csv)
 		}
 		if (n <= col_file || n <= col_sig || !field[col_file][0] ||
 		    strchr(field[col_file], '/')) {
-			fprintf(stderr, "%s:%zu: a file name (no directories) and its signals expected\n",
+			fprintf(stderr,
+			        "%s:%zu: a file name (no directories) and its signals expected\n",
 			        labels, lineno);
 			goto out;
 		}
@@ -274,12 +294,14 @@ static bool parse_double(const char *s, double min, double max, double *out)
 
 static void train_usage(void)
 {
-	fprintf(stderr, "usage: redflagd train [--rules DIR] --corpus DIR [--labels CSV] "
-	                "[--corpus DIR [--labels CSV]]...\n"
-	                "                      [--base MODEL] [--seed N] [--folds N] [--epochs N] [--l2 X]\n"
-	                "                      [--rate X] [--min-precision X] [--prune X] [--min-df N]\n"
-	                "                      [--text-only]\n"
-	                "                      --out FILE\n");
+	fprintf(
+	    stderr,
+	    "usage: redflagd train [--rules DIR] --corpus DIR [--labels CSV] "
+	    "[--corpus DIR [--labels CSV]]...\n"
+	    "                      [--base MODEL] [--seed N] [--folds N] [--epochs N] [--l2 X]\n"
+	    "                      [--rate X] [--min-precision X] [--prune X] [--min-df N]\n"
+	    "                      [--text-only]\n"
+	    "                      --out FILE\n");
 }
 
 int cmd_train(const struct options *opt, int argc, char **argv)
@@ -317,7 +339,8 @@ int cmd_train(const struct options *opt, int argc, char **argv)
 			out_path = arg;
 		} else if (strcmp(argv[i], "--base") == 0) {
 			base_path = arg;
-		} else if (strcmp(argv[i], "--seed") == 0 && parse_int64(arg, 0, INT64_MAX, &v) == 0) {
+		} else if (strcmp(argv[i], "--seed") == 0 &&
+		           parse_int64(arg, 0, INT64_MAX, &v) == 0) {
 			o.seed = (uint64_t)v;
 		} else if (strcmp(argv[i], "--folds") == 0 && parse_int64(arg, 0, 20, &v) == 0) {
 			o.cv_folds = (unsigned)v;
@@ -325,12 +348,14 @@ int cmd_train(const struct options *opt, int argc, char **argv)
 			o.epochs = (unsigned)v;
 		} else if (strcmp(argv[i], "--l2") == 0 && parse_double(arg, 0.0, 10.0, &o.l2)) {
 			;
-		} else if (strcmp(argv[i], "--rate") == 0 && parse_double(arg, 1e-6, 10.0, &o.rate)) {
+		} else if (strcmp(argv[i], "--rate") == 0 &&
+		           parse_double(arg, 1e-6, 10.0, &o.rate)) {
 			;
 		} else if (strcmp(argv[i], "--min-precision") == 0 &&
 		           parse_double(arg, 0.0, 1.0, &o.min_precision)) {
 			;
-		} else if (strcmp(argv[i], "--prune") == 0 && parse_double(arg, 0.0, 10.0, &o.prune)) {
+		} else if (strcmp(argv[i], "--prune") == 0 &&
+		           parse_double(arg, 0.0, 10.0, &o.prune)) {
 			;
 		} else if (strcmp(argv[i], "--min-df") == 0 && parse_int64(arg, 1, 1000, &v) == 0) {
 			o.min_df = (unsigned)v;
@@ -379,8 +404,8 @@ int cmd_train(const struct options *opt, int argc, char **argv)
 	printf("trained %s on %zu messages (%zu lists or broadcasts left out), seed %llu:\n",
 	       base ? "an owner layer" : "a model", t.n, t.skipped, (unsigned long long)o.seed);
 	for (size_t i = 0; i < t.ns; i++)
-		printf("  %-14s %4zu examples  threshold %.2f\n", t.signals[i], t.pos[i],
-		       model_threshold(m, i));
+		printf("  %-14s %4zu examples  threshold %.2f, without a rule %.2f\n", t.signals[i],
+		       t.pos[i], model_threshold(m, i), model_threshold_alone(m, i));
 	printf("wrote %s (checksum %s)\n", out_path, model_checksum(m));
 	status = EXIT_OK;
 out:
@@ -549,7 +574,7 @@ int daemon_owner_train(const struct rf_config *cfg, struct rules *r, struct clas
 		goto out;
 	}
 	/* Reopen both files: what runs is exactly what the next start will load. */
-	model_path = xasprintf("%s/../model/signals.model", cfg->rules);
+	model_path = daemon_model_path(cfg->rules);
 	if (classify_model_open(model_path, layer_path, &fresh, err, sizeof(err)) < 0) {
 		log_err("owner layer: %s", err);
 		goto out;

@@ -39,7 +39,7 @@ struct runtime {
 	struct rules *rules;
 	struct classify_model *model; /* NULL: the rules alone */
 	struct calendar_hours hours;  /* strings borrowed from cfg */
-	const struct options *opt;   /* for reloading the configuration */
+	const struct options *opt;    /* for reloading the configuration */
 	int sigfd;
 	bool stop;
 	bool reload;           /* SIGHUP seen: reload between passes, never inside one */

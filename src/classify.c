@@ -506,8 +506,7 @@ static char *fold(char *out, const char *t)
  * both folded. Fills ri (direction and language included); returns the buffer ri points
  * into, for the caller to free.
  */
-static char *judged_text(const struct classify_input *in, const char *lang,
-                         struct rules_input *ri)
+static char *judged_text(const struct classify_input *in, const char *lang, struct rules_input *ri)
 {
 	char *subj = classify_subject(in->subject);
 	const char *text = in->text ? in->text : "";
@@ -564,8 +563,8 @@ struct classify_model {
 	size_t n_occ, cap_occ;
 };
 
-int classify_model_open(const char *path, const char *layer, struct classify_model **out,
-                        char *err, size_t errlen)
+int classify_model_open(const char *path, const char *layer, struct classify_model **out, char *err,
+                        size_t errlen)
 {
 	struct classify_model *cm = xcalloc(1, sizeof(*cm));
 	int rc;
@@ -636,21 +635,6 @@ static void collect_occ(void *arg, uint32_t id, const char *name, size_t start, 
 	cm->occ[cm->n_occ++] = (struct occ_span){id, start, end};
 }
 
-static float value_of(const struct feature_vec *x, uint32_t id)
-{
-	size_t lo = 0, hi = x->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (x->id[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < x->n && x->id[lo] == id ? x->val[lo] : 0.0f;
-}
-
 /* The start of the sentence around offset i (features.h's sentence rule). */
 static size_t sentence_start(const struct rules_input *ri, size_t i)
 {
@@ -689,12 +673,13 @@ static char *model_evidence(struct classify_model *cm, const struct model *m, si
 	struct {
 		size_t start;
 		double sum;
-	} sent[64];
+	} sent[64] = {{0, 0.0}};
 
 	cm->n_occ = 0;
 	features_extract(cm->fx, fi, &cm->scratch, collect_occ, cm);
 	for (size_t i = 0; i < cm->n_occ; i++) {
-		double c = model_weight(m, k, cm->occ[i].id) * value_of(&cm->x, cm->occ[i].id);
+		double c =
+		    model_weight(m, k, cm->occ[i].id) * feature_vec_get(&cm->x, cm->occ[i].id);
 		size_t st = sentence_start(ri, cm->occ[i].start), j;
 
 		for (j = 0; j < n_sent && sent[j].start != st; j++)
@@ -754,7 +739,8 @@ static void text_signals(struct rules *r, struct classify_model *cm,
 				best = &hits[j];
 		if (k >= 0 && model_threshold(m, (size_t)k) < 1.0) {
 			p = model_sigmoid(score[k]);
-			if (p < model_threshold(m, (size_t)k))
+			if (p < (best ? model_threshold(m, (size_t)k)
+			              : model_threshold_alone(m, (size_t)k)))
 				continue;
 			if (!best) {
 				add_signal(out, sig->id, cm->rule_name[k], sig->weight,

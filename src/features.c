@@ -80,6 +80,21 @@ void features_free(struct features **f)
 	*f = NULL;
 }
 
+float feature_vec_get(const struct feature_vec *v, uint32_t id)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n && v->id[lo] == id ? v->val[lo] : 0.0f;
+}
+
 void feature_vec_release(struct feature_vec *v)
 {
 	free(v->id);
@@ -288,8 +303,11 @@ static void text_features(struct features *f, const struct rules_input *ri)
 
 static const char *rcpt_bucket(size_t n)
 {
-	return n == 0 ? "rcpt=?" : n == 1 ? "rcpt=1" : n <= 3 ? "rcpt=2-3" : n <= 10 ? "rcpt=4-10"
-	                                                                             : "rcpt=11+";
+	return n == 0    ? "rcpt=?"
+	       : n == 1  ? "rcpt=1"
+	       : n <= 3  ? "rcpt=2-3"
+	       : n <= 10 ? "rcpt=4-10"
+	                 : "rcpt=11+";
 }
 
 static void meta_features(struct features *f, const struct features_input *in)
@@ -370,8 +388,8 @@ static void sort_occ(struct features *f)
 	}
 }
 
-void features_extract(struct features *f, const struct features_input *in,
-                      struct feature_vec *out, features_each_fn each, void *arg)
+void features_extract(struct features *f, const struct features_input *in, struct feature_vec *out,
+                      features_each_fn each, void *arg)
 {
 	size_t n_text = 0;
 	float text_val;

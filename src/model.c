@@ -32,7 +32,8 @@ struct slot {
 struct model {
 	char *signals[MODEL_MAX_SIGNALS];
 	size_t ns;
-	double threshold[MODEL_MAX_SIGNALS];
+	double threshold[MODEL_MAX_SIGNALS]; /* when a rule of the signal fired */
+	double alone[MODEL_MAX_SIGNALS];     /* when none did */
 	double bias[MODEL_MAX_SIGNALS];
 	uint32_t *ids; /* n, increasing */
 	float *w;      /* n * ns: the weights of ids[k] at w[k * ns .. k * ns + ns) */
@@ -115,6 +116,11 @@ double model_threshold(const struct model *m, size_t i)
 	return m->base ? m->base->threshold[i] : m->threshold[i];
 }
 
+double model_threshold_alone(const struct model *m, size_t i)
+{
+	return m->base ? m->base->alone[i] : m->alone[i];
+}
+
 int model_signal_index(const struct model *m, const char *id)
 {
 	for (size_t i = 0; i < m->ns; i++)
@@ -192,8 +198,8 @@ int model_set_base(struct model *layer, const struct model *base, char *err, siz
 	}
 	for (size_t i = 0; i < layer->ns; i++)
 		if (strcmp(layer->signals[i], base->signals[i]) != 0) {
-			snprintf(err, errlen, "signal %zu is %s, in its base %s", i, layer->signals[i],
-			         base->signals[i]);
+			snprintf(err, errlen, "signal %zu is %s, in its base %s", i,
+			         layer->signals[i], base->signals[i]);
 			return -EINVAL;
 		}
 	layer->base = base;
@@ -218,6 +224,7 @@ static void render(const struct model *m, struct strbuf *b)
 		strbuf_appendf(b, " %s", m->signals[i]);
 	strbuf_appendf(b, "\nbase %s\n", m->base_sum[0] ? m->base_sum : "-");
 	append_doubles(b, "threshold", m->threshold, m->ns);
+	append_doubles(b, "alone", m->alone, m->ns);
 	append_doubles(b, "bias", m->bias, m->ns);
 	strbuf_appendf(b, "features %zu\n", m->n);
 	for (size_t k = 0; k < m->n; k++) {
@@ -392,8 +399,8 @@ int model_load(const char *path, struct model **out, char *err, size_t errlen)
 		goto fail_quiet;
 	rc = -EINVAL;
 	if (strncmp(buf, MODEL_MAGIC " ", strlen(MODEL_MAGIC) + 1) != 0) {
-		snprintf(err, errlen, "%s:1: not a redflagd model (it must start with \"%s\")", path,
-		         MODEL_MAGIC);
+		snprintf(err, errlen, "%s:1: not a redflagd model (it must start with \"%s\")",
+		         path, MODEL_MAGIC);
 		goto fail_quiet;
 	}
 	{
@@ -405,8 +412,9 @@ int model_load(const char *path, struct model **out, char *err, size_t errlen)
 			version = -1;
 	}
 	if (version != MODEL_VERSION) {
-		snprintf(err, errlen, "%s:1: model format version %d; this redflagd reads version %d",
-		         path, version, MODEL_VERSION);
+		snprintf(err, errlen,
+		         "%s:1: model format version %d; this redflagd reads version %d", path,
+		         version, MODEL_VERSION);
 		goto fail_quiet;
 	}
 	/* The checksum line ends the file; verify it before trusting any number. */
@@ -419,9 +427,10 @@ int model_load(const char *path, struct model **out, char *err, size_t errlen)
 	if (strspn(sum_line + 9, "0123456789abcdef") != 16 || sum_line[25] != '\n' ||
 	    sscanf(sum_line + 9, "%16llx", &want) != 1 ||
 	    checksum_of(buf, (size_t)(sum_line - buf)) != (uint64_t)want) {
-		snprintf(err, errlen,
-		         "%s: checksum mismatch: the file is corrupt or was edited (run make model)",
-		         path);
+		snprintf(
+		    err, errlen,
+		    "%s: checksum mismatch: the file is corrupt or was edited (run make model)",
+		    path);
 		goto fail_quiet;
 	}
 	snprintf(m->checksum, sizeof(m->checksum), "%016llx", want);
@@ -452,9 +461,12 @@ int model_load(const char *path, struct model **out, char *err, size_t errlen)
 			if (!parse_doubles(line, "threshold", m->threshold, m->ns))
 				goto bad;
 		} else if (lineno == 5) {
-			if (!parse_doubles(line, "bias", m->bias, m->ns))
+			if (!parse_doubles(line, "alone", m->alone, m->ns))
 				goto bad;
 		} else if (lineno == 6) {
+			if (!parse_doubles(line, "bias", m->bias, m->ns))
+				goto bad;
+		} else if (lineno == 7) {
 			char *end;
 
 			if (strncmp(line, "features ", 9) != 0)
@@ -474,8 +486,9 @@ int model_load(const char *path, struct model **out, char *err, size_t errlen)
 			goto bad;
 		}
 	}
-	if (lineno < 6 || m->n != nfeat) {
-		snprintf(err, errlen, "%s: %zu feature lines, the header says %zu", path, m->n, nfeat);
+	if (lineno < 7 || m->n != nfeat) {
+		snprintf(err, errlen, "%s: %zu feature lines, the header says %zu", path, m->n,
+		         nfeat);
 		goto fail_quiet;
 	}
 	index_build(m);
@@ -487,8 +500,9 @@ bad:
 	         lineno == 2   ? "signals line"
 	         : lineno == 3 ? "base line"
 	         : lineno == 4 ? "threshold line"
-	         : lineno == 5 ? "bias line"
-	         : lineno == 6 ? "features line"
+	         : lineno == 5 ? "alone line"
+	         : lineno == 6 ? "bias line"
+	         : lineno == 7 ? "features line"
 	                       : "feature line");
 fail_quiet:
 	free(buf);
@@ -533,10 +547,10 @@ static void shuffle(size_t *v, size_t n, uint64_t *s)
 /* The examples with features as columns 0..d-1 of the training set. */
 struct dataset {
 	size_t n, d;
-	size_t *start;  /* n + 1 offsets into col/val */
+	size_t *start; /* n + 1 offsets into col/val */
 	uint32_t *col;
 	float *val;
-	uint32_t *ids;  /* d feature ids, increasing */
+	uint32_t *ids; /* d feature ids, increasing */
 	uint32_t *labels;
 	double *offset; /* n * ns base scores for a layer, else NULL */
 };
@@ -684,12 +698,13 @@ static double example_score(const struct dataset *ds, size_t i, size_t sig, size
 }
 
 /*
- * The threshold for one signal from out-of-fold probabilities: the one with the best F1
- * among those whose precision reaches min_precision (at least two hits), else the best
- * F0.5 (precision counts double); 1.0 ("never") when nothing is ever right.
+ * The threshold for one signal from out-of-fold probabilities of the examples listed in
+ * use: the one with the best F1 among those whose precision reaches min_precision (at
+ * least two hits), else (unless strict) the best F0.5, precision counting double; 1.0
+ * ("never") when nothing qualifies.
  */
-static double pick_threshold(const double *p, const uint32_t *labels, size_t n, size_t sig,
-                             double min_precision)
+static double pick_threshold(const double *p, const uint32_t *labels, const size_t *use, size_t n,
+                             size_t sig, double min_precision, bool strict)
 {
 	double best_t = 1.0, best_f = -1.0, alt_t = 1.0, alt_f = 0.0;
 
@@ -697,7 +712,8 @@ static double pick_threshold(const double *p, const uint32_t *labels, size_t n, 
 		double t = step / 100.0, prec, rec, f1, f05;
 		size_t tp = 0, fp = 0, fn = 0;
 
-		for (size_t i = 0; i < n; i++) {
+		for (size_t u = 0; u < n; u++) {
+			size_t i = use[u];
 			bool y = (labels[i] >> sig) & 1, hit = p[i] >= t;
 
 			tp += y && hit;
@@ -719,7 +735,16 @@ static double pick_threshold(const double *p, const uint32_t *labels, size_t n, 
 			alt_t = t;
 		}
 	}
-	return best_f >= 0.0 ? best_t : alt_t;
+	return best_f >= 0.0 ? best_t : strict ? 1.0 : alt_t;
+}
+
+/* Whether example i has feature id (columns are sorted by id). */
+static bool has_feature(const struct dataset *ds, size_t i, uint32_t id)
+{
+	for (size_t k = ds->start[i]; k < ds->start[i + 1]; k++)
+		if (ds->ids[ds->col[k]] == id)
+			return true;
+	return false;
 }
 
 int model_train(const char *const *signals, size_t n_signals, const struct model_example *ex,
@@ -752,6 +777,7 @@ int model_train(const char *const *signals, size_t n_signals, const struct model
 		m->base = base;
 		memcpy(m->base_sum, base->checksum, sizeof(m->base_sum));
 		memcpy(m->threshold, base->threshold, sizeof(m->threshold));
+		memcpy(m->alone, base->alone, sizeof(m->alone));
 	}
 	all = xmalloc(n * sizeof(*all));
 	for (size_t i = 0; i < n; i++)
@@ -776,14 +802,33 @@ int model_train(const char *const *signals, size_t n_signals, const struct model
 			for (size_t s = 0; s < n_signals; s++) {
 				train_signal(&ds, s, n_signals, use, nu, o, l2, wf, &b);
 				for (size_t t = f; t < n; t += o->cv_folds)
-					p[perm[t] * n_signals + s] =
-					    model_sigmoid(example_score(&ds, perm[t], s, n_signals, wf, b));
+					p[perm[t] * n_signals + s] = model_sigmoid(
+					    example_score(&ds, perm[t], s, n_signals, wf, b));
 			}
 		}
 		for (size_t s = 0; s < n_signals; s++) {
+			char name[80];
+			uint32_t hit_id;
+			size_t n_alone = 0;
+
 			for (size_t i = 0; i < n; i++)
 				pf[i] = p[i * n_signals + s];
-			m->threshold[s] = pick_threshold(pf, ds.labels, n, s, o->min_precision);
+			m->threshold[s] =
+			    pick_threshold(pf, ds.labels, all, n, s, o->min_precision, false);
+			/*
+			 * Without a rule of the signal the model must be right on its own: that
+			 * threshold is chosen on the examples no rule of the signal fired on, and
+			 * is "never" unless it reaches the precision floor there.
+			 */
+			snprintf(name, sizeof(name), "h:%s", signals[s]);
+			hit_id = features_id(name);
+			for (size_t i = 0; i < n; i++)
+				if (!has_feature(&ds, i, hit_id))
+					use[n_alone++] = i;
+			m->alone[s] =
+			    pick_threshold(pf, ds.labels, use, n_alone, s, o->min_precision, true);
+			if (m->alone[s] < m->threshold[s])
+				m->alone[s] = m->threshold[s];
 		}
 		free(perm);
 		free(use);
@@ -792,7 +837,7 @@ int model_train(const char *const *signals, size_t n_signals, const struct model
 		free(wf);
 	} else if (!base) {
 		for (size_t s = 0; s < n_signals; s++)
-			m->threshold[s] = 0.5;
+			m->threshold[s] = m->alone[s] = 0.5;
 	}
 
 	for (size_t s = 0; s < n_signals; s++)
@@ -812,7 +857,8 @@ int model_train(const char *const *signals, size_t n_signals, const struct model
 		for (size_t s = 0; s < n_signals; s++) {
 			double v = w[s * ds.d + c];
 
-			m->w[kept * n_signals + s] = fabs(v) >= o->prune ? (float)rounded(v, 4) : 0.0f;
+			m->w[kept * n_signals + s] =
+			    fabs(v) >= o->prune ? (float)rounded(v, 4) : 0.0f;
 		}
 		kept++;
 	}
@@ -820,6 +866,7 @@ int model_train(const char *const *signals, size_t n_signals, const struct model
 	for (size_t s = 0; s < n_signals; s++) {
 		m->bias[s] = rounded(m->bias[s], 6);
 		m->threshold[s] = rounded(m->threshold[s], 6);
+		m->alone[s] = rounded(m->alone[s], 6);
 	}
 	index_build(m);
 	set_checksum(m);

@@ -65,8 +65,9 @@ void classify_message(struct rules *r, const struct calendar_hours *hours,
  * The learned layer (model.h) with its feature extractor: the shipped model and, when the
  * owner has corrected signals, their owner layer on top. With it, a text signal the model
  * knows fires when its probability reaches the model's threshold (the rules' hits are
- * among its features); the rules alone decide the signals the model does not know or
- * abstains on (threshold 1). Not reentrant: one per thread, like struct rules.
+ * among its features), or its stricter threshold for firing without a rule of that
+ * signal; the rules alone decide the signals the model does not know or abstains on
+ * (threshold 1). Not reentrant: one per thread, like struct rules.
  */
 struct classify_model;
 struct model;
@@ -76,8 +77,8 @@ struct model;
  * 0 and a new struct, or -errno with the file and what is wrong in err (a missing model
  * file is -ENOENT; a missing layer is no error). Nothing is kept of a bad file.
  */
-int classify_model_open(const char *path, const char *layer, struct classify_model **out,
-                        char *err, size_t errlen);
+int classify_model_open(const char *path, const char *layer, struct classify_model **out, char *err,
+                        size_t errlen);
 
 /* Frees cm and NULLs the pointer; NULL is fine. */
 void classify_model_free(struct classify_model **cm);
@@ -99,8 +100,9 @@ void classify_message_with(struct rules *r, struct classify_model *cm,
 /*
  * The model's features of in (the judged text, the rules' hits, message facts) into x, as
  * classify_message_with() computes them; for training and explanations. each may be NULL
- * (see features_extract()). r NULL: no rule-hit features (the text alone). lang receives the detected language. Mail that gets no text
- * signals (lists, automated, broadcast) gives an empty x and returns false.
+ * (see features_extract()). r NULL: no rule-hit features (the text alone). lang receives the
+ * detected language. Mail that gets no text signals (lists, automated, broadcast) gives an empty x
+ * and returns false.
  */
 bool classify_features(struct rules *r, struct features *fx, const struct classify_input *in,
                        struct feature_vec *x, features_each_fn each, void *arg, char lang[8]);

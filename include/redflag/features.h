@@ -19,8 +19,8 @@
  * Text features carry 1/sqrt(number of distinct text features), so a long mail does not
  * outweigh a short one; rule and message features carry 1. The text considered is capped
  * at FEATURES_TEXT_MAX bytes: a client's own words in one mail are shorter, and past that
- * it is a pasted document whose words would only dilute theirs (the rules still see all). A struct features keeps the stemmers and scratch space: not reentrant, one per
- * thread.
+ * it is a pasted document whose words would only dilute theirs (the rules still see all). A struct
+ * features keeps the stemmers and scratch space: not reentrant, one per thread.
  */
 #ifndef REDFLAG_FEATURES_H
 #define REDFLAG_FEATURES_H
@@ -42,11 +42,11 @@ struct feature_vec {
 
 /* What one message offers; all borrowed. */
 struct features_input {
-	const struct rules_input *text;  /* the judged text, as given to rules_match() */
-	const struct rules_hit *hits;    /* the rules that fired on it */
+	const struct rules_input *text; /* the judged text, as given to rules_match() */
+	const struct rules_hit *hits;   /* the rules that fired on it */
 	size_t n_hits;
-	bool reply;   /* the subject had a reply prefix (Re:, AW:, SV:, ...) */
-	bool forward; /* the subject had a forward prefix (Fwd:, WG:, VS:, ...) */
+	bool reply;    /* the subject had a reply prefix (Re:, AW:, SV:, ...) */
+	bool forward;  /* the subject had a forward prefix (Fwd:, WG:, VS:, ...) */
 	size_t n_rcpt; /* To + Cc recipients; 0 when unknown */
 };
 
@@ -70,11 +70,14 @@ void features_free(struct features **f);
  * Fills out (reset first; its arrays are reused) with the features of in. each, when not
  * NULL, sees every occurrence, for explanations and evidence; it slows extraction.
  */
-void features_extract(struct features *f, const struct features_input *in,
-                      struct feature_vec *out, features_each_fn each, void *arg);
+void features_extract(struct features *f, const struct features_input *in, struct feature_vec *out,
+                      features_each_fn each, void *arg);
 
 /* The id of a feature name, as features_extract() computes it (for tests and tools). */
 uint32_t features_id(const char *name);
+
+/* The value of feature id in v, 0 when v does not have it (binary search). */
+float feature_vec_get(const struct feature_vec *v, uint32_t id);
 
 /* Frees what v holds and zeroes it. */
 void feature_vec_release(struct feature_vec *v);

@@ -3,7 +3,9 @@
  *
  * P(signal | message) = 1 / (1 + exp(-(bias + sum of weight[id] * value[id]))) over the
  * message's hashed features (features.h). A signal fires when P reaches its threshold,
- * which training chose on cross-validation, precision first.
+ * which training chose on cross-validation, precision first: one for messages where a
+ * rule of the signal fired, and a stricter one, chosen on the messages where none did, for
+ * the model alone.
  *
  * An owner layer is a second model trained on the owner's corrections on top of a base
  * model: its score is added to the base's (P = sigmoid(base score + layer score)), its
@@ -15,7 +17,8 @@
  *   redflagd-model 1
  *   signals rush discount ...      the signals, in column order
  *   base -                         or the checksum of the base model of an owner layer
- *   threshold 0.61 0.55 ...        one per signal
+ *   threshold 0.61 0.55 ...        one per signal: fires at this when a rule of it fired
+ *   alone 0.9 1 ...                one per signal: fires at this without one (1: never)
  *   bias -3.2 -4.1 ...             one per signal
  *   features N
  *   1a2b3c4d 0:0.81 6:-0.2         feature id (hex), then signal:weight for non-zero weights
@@ -54,6 +57,9 @@ void model_free(struct model **m);
 size_t model_signal_count(const struct model *m);
 const char *model_signal_at(const struct model *m, size_t i);
 double model_threshold(const struct model *m, size_t i);
+
+/* The threshold of signal i for a message no rule of signal i fired on (1: never). */
+double model_threshold_alone(const struct model *m, size_t i);
 
 /* Column of signal id, or -1. */
 int model_signal_index(const struct model *m, const char *id);
@@ -101,7 +107,7 @@ struct model_train_opts {
 #define MODEL_TRAIN_DEFAULT                                                                        \
 	{                                                                                          \
 		.epochs = 12, .rate = 0.2, .l2 = 3e-2, .seed = 1, .cv_folds = 5,                   \
-		.min_precision = 0.7, .prune = 1e-3, .min_df = 2                                  \
+		.min_precision = 0.7, .prune = 1e-3, .min_df = 2                                   \
 	}
 
 /*

@@ -81,8 +81,8 @@ static bool add_text(const char *path, struct text *texts, size_t *n, size_t *to
 }
 
 /* Runs fn over all texts until budget seconds have passed; returns MB/s. */
-static double measure(struct rules *r, struct classify_model *cm, const struct text *t,
-                      size_t n, double budget, bool full, unsigned long long *hits)
+static double measure(struct rules *r, struct classify_model *cm, const struct text *t, size_t n,
+                      double budget, bool full, unsigned long long *hits)
 {
 	uint64_t bytes = 0;
 	double start = seconds(), el;
@@ -170,14 +170,15 @@ int main(int argc, char **argv)
 
 	/* CLASSIFY_BENCH_ONLY=on|off|full runs one configuration (for profiling). */
 	only = getenv("CLASSIFY_BENCH_ONLY");
-	on = !only || strcmp(only, "on") == 0 ? measure(r, NULL, texts, n, budget, false, &h_on)
-	                                      : 0;
+	on =
+	    !only || strcmp(only, "on") == 0 ? measure(r, NULL, texts, n, budget, false, &h_on) : 0;
 	rules_set_prefilter(r, false);
 	off = !only || strcmp(only, "off") == 0 ? measure(r, NULL, texts, n, budget, false, &h_off)
 	                                        : 0;
 	rules_set_prefilter(r, true);
-	full = !only || strcmp(only, "full") == 0 ? measure(r, NULL, texts, n, budget, true, &h_full)
-	                                          : 0;
+	full = !only || strcmp(only, "full") == 0
+	           ? measure(r, NULL, texts, n, budget, true, &h_full)
+	           : 0;
 	/* The shipped model beside the rules, as the daemon finds it. */
 	model_path = xasprintf("%s/../model/signals.model", argv[1]);
 	if (classify_model_open(model_path, NULL, &cm, err, sizeof(err)) < 0)
@@ -191,7 +192,8 @@ int main(int argc, char **argv)
 	printf("  classify_message (all of it)     %8.1f MB/s\n", full);
 	if (with_model > 0)
 		printf("  classify_message with the model  %8.1f MB/s, target >= %.0f MB/s: %s\n",
-		       with_model, TARGET_MODEL_MBS, with_model >= TARGET_MODEL_MBS ? "PASS" : "FAIL");
+		       with_model, TARGET_MODEL_MBS,
+		       with_model >= TARGET_MODEL_MBS ? "PASS" : "FAIL");
 	classify_model_free(&cm);
 	/* The target is the rule engine's, like the PCRE2 reference figure. */
 	if (on > 0)

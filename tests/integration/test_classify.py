@@ -144,7 +144,8 @@ class ClassifyPipelineTest(DovecotCase):
         with open(en) as f:
             text = f.read()
         start = text.index('  { id = "en.referral.recommend"')
-        end = text.index("}", text.index("guards = [", start)) + 1
+        # The rule ends with its guard list: "]; }" (a "}" inside a pattern's {m,n} is not it).
+        end = text.index("]; }", text.index("guards = [", start)) + len("]; }")
         # From the end of the rule before it, so no comma is left dangling.
         start = text.rindex("}", 0, start) + 1
         with open(en, "w") as f:

@@ -409,7 +409,7 @@ static void test_round_trip(void **state)
 static const char good_text[] = "redflagd-model 1\n"
                                 "signals rush payment\n"
                                 "base -\n"
-                                "threshold 0.6 0.55\n"
+                                "threshold 0.6 0.55\nalone 0.6 0.55\n"
                                 "bias -3.2 -4.1\n"
                                 "features 3\n"
                                 "0000a000 0:2.5\n"
@@ -471,48 +471,57 @@ static const struct load_case load_cases[] = {
     {"magic", RAW, "redflag-model 1\nchecksum 0\n", -EINVAL, ":1: not a redflagd model"},
     {"magic no space", CHECKSUM, "redflagd-model1\n", -EINVAL, "not a redflagd model"},
     {"version 2", CHECKSUM,
-     "redflagd-model 2\nsignals rush\nbase -\nthreshold 0.5\nbias 0\nfeatures 0\n", -EINVAL,
-     ":1: model format version 2"},
+     "redflagd-model 2\nsignals rush\nbase -\nthreshold 0.5\nalone 0.5\nbias 0\nfeatures 0\n",
+     -EINVAL, ":1: model format version 2"},
     {"version 0", CHECKSUM, "redflagd-model 0\n", -EINVAL, "version 0"},
     {"truncated", TRUNCATE, NULL, -EINVAL, "truncated"},
     {"no final newline", RAW, "redflagd-model 1\nchecksum 0123456789abcdef", -EINVAL, "truncated"},
     {"corrupt", FLIP, NULL, -EINVAL, "checksum mismatch"},
     {"bad checksum digits", RAW, "redflagd-model 1\nchecksum zzzz\n", -EINVAL, "checksum mismatch"},
     {"malformed feature line", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
      "features 2\n0000a000 0:2.5\n0000b000 0:abc\n",
-     -EINVAL, ":8: malformed feature line"},
-    {"short id", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
-     "features 1\na000 0:2.5\n",
-     -EINVAL, ":7: malformed feature line"},
-    {"signal out of range", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
-     "features 1\n0000a000 2:2.5\n",
-     -EINVAL, ":7: malformed feature line"},
-    {"weight not finite", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
-     "features 1\n0000a000 0:inf\n",
-     -EINVAL, ":7: malformed feature line"},
-    {"ids not increasing", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
-     "features 3\n0000a000 0:2.5\n0000c000 1:1\n0000b000 1:3\n",
      -EINVAL, ":9: malformed feature line"},
-    {"duplicate id", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
-     "features 2\n0000a000 0:2.5\n0000a000 1:3\n",
+    {"short id", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
+     "features 1\na000 0:2.5\n",
      -EINVAL, ":8: malformed feature line"},
+    {"signal out of range", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
+     "features 1\n0000a000 2:2.5\n",
+     -EINVAL, ":8: malformed feature line"},
+    {"weight not finite", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
+     "features 1\n0000a000 0:inf\n",
+     -EINVAL, ":8: malformed feature line"},
+    {"ids not increasing", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
+     "features 3\n0000a000 0:2.5\n0000c000 1:1\n0000b000 1:3\n",
+     -EINVAL, ":10: malformed feature line"},
+    {"duplicate id", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
+     "features 2\n0000a000 0:2.5\n0000a000 1:3\n",
+     -EINVAL, ":9: malformed feature line"},
     {"too few feature lines", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
      "features 3\n0000a000 0:2.5\n",
      -EINVAL, "1 feature lines, the header says 3"},
     {"too many feature lines", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 -4.1\n"
      "features 1\n0000a000 0:2.5\n0000b000 0:2.5\n",
-     -EINVAL, ":8: malformed feature line"},
+     -EINVAL, ":9: malformed feature line"},
     {"features over the ceiling", CHECKSUM,
-     "redflagd-model 1\nsignals rush\nbase -\nthreshold 0.6\nbias -3.2\nfeatures 99999999\n",
-     -EINVAL, ":6: malformed features line"},
+     "redflagd-model 1\nsignals rush\nbase -\nthreshold 0.6\nalone 0.6\nbias -3.2\nfeatures "
+     "99999999\n",
+     -EINVAL, ":7: malformed features line"},
     {"too many signals", CHECKSUM,
      "redflagd-model 1\nsignals s0 s1 s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 s12 s13 s14 s15 s16 "
      "s17 s18 s19 s20 s21 s22 s23 s24 s25 s26 s27 s28 s29 s30 s31 s32\nbase -\n",
@@ -520,16 +529,21 @@ static const struct load_case load_cases[] = {
     {"empty signal", CHECKSUM, "redflagd-model 1\nsignals rush  payment\nbase -\n", -EINVAL,
      ":2: malformed signals line"},
     {"threshold count", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6\nbias -3.2 -4.1\n"
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6\nalone 0.6\nbias -3.2 -4.1\n"
      "features 0\n",
      -EINVAL, ":4: malformed threshold line"},
-    {"bias not a number", CHECKSUM,
-     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 x\n"
+    {"alone line missing", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nbias -3.2 -4.1\n"
      "features 0\n",
-     -EINVAL, ":5: malformed bias line"},
+     -EINVAL, ":5: malformed alone line"},
+    {"bias not a number", CHECKSUM,
+     "redflagd-model 1\nsignals rush payment\nbase -\nthreshold 0.6 0.55\nalone 0.6 0.55\nbias "
+     "-3.2 x\n"
+     "features 0\n",
+     -EINVAL, ":6: malformed bias line"},
     {"base", CHECKSUM,
-     "redflagd-model 1\nsignals rush\nbase 1234\nthreshold 0.6\nbias 0\nfeatures 0\n", -EINVAL,
-     ":3: malformed base line"},
+     "redflagd-model 1\nsignals rush\nbase 1234\nthreshold 0.6\nalone 0.6\nbias 0\nfeatures 0\n",
+     -EINVAL, ":3: malformed base line"},
     {"header only", CHECKSUM, "redflagd-model 1\nsignals rush\n", -EINVAL, "feature lines"},
 };
 
@@ -737,7 +751,7 @@ static void write_zorblax_model(const char *path, const char *base_sum)
 	char *text = xasprintf("redflagd-model 1\n"
 	                       "signals rush payment\n"
 	                       "base %s\n"
-	                       "threshold 0.5 1\n"
+	                       "threshold 0.5 1\nalone 0.5 1\n"
 	                       "bias -10 -10\n"
 	                       "features 1\n"
 	                       "%08" PRIx32 " 0:60\n",
