@@ -295,6 +295,20 @@ out:
 
 /* ---- explain ---- */
 
+void daemon_input_from_row(const struct store_message_row *row, struct classify_input *in)
+{
+	*in = (struct classify_input){
+	    .subject = row->subject,
+	    .text = row->text,
+	    .body = row->body,
+	    .flags = row->flags,
+	    .automated = clients_is_noreply(row->from_addr),
+	    .n_rcpt = row->n_rcpt,
+	    .direction = classify_direction((enum rf_direction)row->direction),
+	    .date = row->date,
+	};
+}
+
 struct explain_ctx {
 	struct store *st;
 	struct rules *r;           /* NULL: no model explanation */
@@ -350,20 +364,12 @@ static int contribution_cmp(const void *a, const void *b)
 static void explain_model(struct explain_ctx *ex, const struct store_message_row *row)
 {
 	const struct model *m = classify_model_get(ex->cm);
-	struct classify_input in = {
-	    .subject = row->subject,
-	    .text = row->text,
-	    .body = row->body,
-	    .flags = row->flags,
-	    .automated = clients_is_noreply(row->from_addr),
-	    .n_rcpt = row->n_rcpt,
-	    .direction = classify_direction((enum rf_direction)row->direction),
-	    .date = row->date,
-	};
+	struct classify_input in;
 	struct feature_names fn = {0};
 	struct feature_vec x = {0};
 	char lang[8];
 
+	daemon_input_from_row(row, &in);
 	if (!classify_features(ex->r, ex->fx, &in, &x, collect_name, &fn, lang))
 		goto out;
 	for (size_t k = 0; k < model_signal_count(m); k++) {

@@ -46,6 +46,12 @@ int cmd_mark(const struct options *opt, int argc, char **argv);
 /* A Message-ID as typed, with or without angle brackets, without them; a new string. */
 char *daemon_message_id(const char *arg);
 
+/*
+ * The classifier's input for a stored message, as the import built it (text, body,
+ * flags, recipients, direction, date), borrowing from row.
+ */
+void daemon_input_from_row(const struct store_message_row *row, struct classify_input *in);
+
 /* Reads a whole file of at most 64 MB (the parser's ceiling); 0, -errno or -E2BIG. */
 int daemon_slurp(const char *path, char **out, size_t *len);
 

@@ -459,18 +459,10 @@ static uint32_t label_bits(const struct model *base, const char *list)
 
 static void layer_add(struct layer_set *ls, const struct store_message_row *row, uint32_t labels)
 {
-	struct classify_input in = {
-	    .subject = row->subject,
-	    .text = row->text,
-	    .body = row->body,
-	    .flags = row->flags,
-	    .automated = clients_is_noreply(row->from_addr),
-	    .n_rcpt = row->n_rcpt,
-	    .direction = classify_direction((enum rf_direction)row->direction),
-	    .date = row->date,
-	};
+	struct classify_input in;
 	char lang[8];
 
+	daemon_input_from_row(row, &in);
 	if (ls->n == ls->cap) {
 		ls->cap = ls->cap ? 2 * ls->cap : 256;
 		ls->x = xreallocarray(ls->x, ls->cap, sizeof(*ls->x));
